@@ -1,0 +1,57 @@
+"""gRPC clients of the backing services (async channels, one per service, shared by all requests)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from salesai.inference.v1 import inference_pb2_grpc
+from salesai.ingestion.v1 import ingestion_pb2_grpc
+
+from gateway.config import GatewaySettings
+
+
+@dataclass
+class Backends:
+    settings: GatewaySettings
+    channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+
+    @classmethod
+    def connect(cls, settings: GatewaySettings) -> Backends:
+        backends = cls(settings)
+        backends.channels["ingestion"] = grpc.aio.insecure_channel(settings.ingestion_url)
+        backends.channels["inference"] = grpc.aio.insecure_channel(settings.inference_url)
+        return backends
+
+    @property
+    def ingestion(self) -> ingestion_pb2_grpc.IngestionServiceStub:
+        return ingestion_pb2_grpc.IngestionServiceStub(self.channels["ingestion"])
+
+    @property
+    def inference(self) -> inference_pb2_grpc.InferenceServiceStub:
+        return inference_pb2_grpc.InferenceServiceStub(self.channels["inference"])
+
+    def call_options(self, request_id: str) -> dict[str, object]:
+        """Deadline and request id for a call into a service."""
+        return {"timeout": self.settings.deadline_seconds, "metadata": (("x-request-id", request_id),)}
+
+    async def health(self) -> dict[str, str]:
+        """Each backend's gRPC health status name (SERVING, NOT_SERVING, UNREACHABLE)."""
+        names = list(self.channels)
+        results = await asyncio.gather(*(self._check(self.channels[n]) for n in names))
+        return dict(zip(names, results, strict=True))
+
+    async def _check(self, channel: grpc.aio.Channel) -> str:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = await stub.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=self.settings.readiness_timeout_seconds
+            )
+        except grpc.aio.AioRpcError:
+            return "UNREACHABLE"
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(channel.close() for channel in self.channels.values()))

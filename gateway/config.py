@@ -1,0 +1,21 @@
+"""Settings of the gateway process (``SALESAI_GATEWAY_*``, plus the shared ``SALESAI_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="SALESAI_GATEWAY_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the REST API listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="REST port; 0 picks a free one.")
+    ingestion_url: str = Field("127.0.0.1:50051", description="host:port of the ingestion gRPC service.")
+    inference_url: str = Field("127.0.0.1:50052", description="host:port of the inference gRPC service.")
+    deadline_seconds: float = Field(10.0, gt=0, description="Deadline for each call into a gRPC service.")
+    readiness_timeout_seconds: float = Field(1.0, gt=0, description="Health-check timeout used by /readyz.")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
+    key_cache_seconds: float = Field(5.0, ge=0, description="How long a verified API key is trusted unchecked.")

@@ -1,0 +1,42 @@
+"""The gateway app: REST for CRM backends in front of the gRPC services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway.auth import KeyStore
+from gateway.backends import Backends
+from gateway.config import GatewaySettings
+from gateway.errors import install_error_handlers
+from gateway.middleware import GatewayMiddleware
+from gateway.routers import classification, health, interactions
+from services.common.secrets import load_secrets
+from services.common.storage import Database, upgrade
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upgrade(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url)
+        app.state.keys = KeyStore(db, load_secrets(settings).api_key_pepper, settings.key_cache_seconds)
+        app.state.backends = Backends.connect(settings)
+        yield
+        await app.state.backends.close()
+        db.dispose()
+
+    app = FastAPI(
+        title="salesai",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="PII-safe ingestion, classification, scoring and suggestions for sales conversations.",
+    )
+    app.add_middleware(GatewayMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(interactions.router)
+    app.include_router(classification.router)
+    return app

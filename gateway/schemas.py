@@ -1,0 +1,169 @@
+"""REST request and response bodies (Create / Public families), converted from and to protobuf here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from salesai.common.v1 import types_pb2
+
+Language = Literal["auto", "zh", "en"]
+
+
+class EntityPublic(BaseModel):
+    type: str = Field(examples=["PHONE_NUMBER"])
+    start: int = Field(description="Code-point offset into the original text (inclusive).")
+    end: int = Field(description="Code-point offset into the original text (exclusive).")
+    score: float
+    placeholder: str = Field(examples=["<PHONE_1>"])
+
+    @classmethod
+    def from_pb(cls, pb: types_pb2.Entity) -> EntityPublic:
+        return cls(type=pb.type, start=pb.start, end=pb.end, score=round(pb.score, 4), placeholder=pb.placeholder)
+
+
+class InteractionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str = Field(min_length=1, max_length=200, description="The CRM's id; re-sending it is a no-op.")
+    text: str = Field(min_length=1, description="The message as the customer wrote it.")
+    customer_id: str = Field("", max_length=200)
+    conversation_id: str = Field("", max_length=200, description="Pseudonyms stay consistent within it.")
+    lead_id: str = Field("", max_length=200)
+    channel: str = Field("", max_length=40, examples=["wechat", "email", "meeting_note"])
+    language: Language = "auto"
+    occurred_at: datetime | None = None
+
+
+class InteractionPublic(BaseModel):
+    id: str
+    external_id: str
+    customer_id: str
+    conversation_id: str
+    lead_id: str
+    channel: str
+    language: str
+    redacted_text: str
+    entities: list[EntityPublic]
+    occurred_at: datetime
+    created_at: datetime
+
+    @classmethod
+    def from_pb(cls, pb: types_pb2.Interaction) -> InteractionPublic:
+        return cls(
+            id=pb.id,
+            external_id=pb.external_id,
+            customer_id=pb.customer_id,
+            conversation_id=pb.conversation_id,
+            lead_id=pb.lead_id,
+            channel=pb.channel,
+            language=pb.language,
+            redacted_text=pb.redacted_text,
+            entities=[EntityPublic.from_pb(e) for e in pb.entities],
+            occurred_at=pb.occurred_at.ToDatetime(UTC),
+            created_at=pb.created_at.ToDatetime(UTC),
+        )
+
+
+class IngestPublic(BaseModel):
+    interaction: InteractionPublic
+    created: bool = Field(description="False when this external_id had been ingested before.")
+
+
+class RedactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+    language: Language = "auto"
+
+
+class RedactPublic(BaseModel):
+    redacted_text: str
+    language: str
+    entities: list[EntityPublic]
+
+
+class RevealCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=2000, description="Why the raw text is needed (audited).")
+
+
+class RevealPublic(BaseModel):
+    text: str
+    audit_id: str
+
+
+class ExportPublic(BaseModel):
+    customer_id: str
+    interactions: list[InteractionPublic]
+
+
+class ErasePublic(BaseModel):
+    customer_id: str
+    interactions_erased: int
+
+
+class ClassifyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    texts: list[str] = Field(min_length=1, max_length=64, description="Messages as customers wrote them (raw).")
+    tasks: list[str] = Field(default_factory=list, description="Tasks to run; empty = the defaults (intent, risk).")
+    explain: bool = Field(True, description="Return evidence spans (the words that drove each prediction).")
+    language: Language = "auto"
+    conversation_id: str = Field("", max_length=200)
+
+
+class EvidencePublic(BaseModel):
+    start: int = Field(description="Code-point offset into redacted_text (inclusive).")
+    end: int = Field(description="Code-point offset into redacted_text (exclusive).")
+    text: str
+    weight: float = Field(description="Relative strength, 1.0 = the strongest word.")
+
+
+class PredictionPublic(BaseModel):
+    task: str
+    label: str
+    confidence: float = Field(description="Calibrated probability of label.")
+    probabilities: dict[str, float]
+    evidence: list[EvidencePublic]
+    model_version: str
+
+    @classmethod
+    def from_pb(cls, pb: types_pb2.Prediction) -> PredictionPublic:
+        return cls(
+            task=pb.task,
+            label=pb.label,
+            confidence=round(pb.confidence, 6),
+            probabilities={k: round(v, 6) for k, v in pb.probabilities.items()},
+            evidence=[
+                EvidencePublic(start=e.start, end=e.end, text=e.text, weight=round(e.weight, 4)) for e in pb.evidence
+            ],
+            model_version=pb.model_version,
+        )
+
+
+class ClassifiedText(BaseModel):
+    redacted_text: str = Field(description="What the models saw; evidence offsets refer to it.")
+    predictions: list[PredictionPublic]
+
+
+class ClassifyPublic(BaseModel):
+    results: list[ClassifiedText]
+
+
+class ModelVersionPublic(BaseModel):
+    task: str
+    version: str
+    tenant_id: str
+    state: str
+    labels: list[str]
+    metrics: dict[str, float]
+    base_model_hash: str
+    data_hash: str
+    error: str
+
+
+class ModelListPublic(BaseModel):
+    versions: list[ModelVersionPublic]

@@ -1,0 +1,193 @@
+"""A trained task version on disk, and turning it into a serving module.
+
+Folder layout (one registered version)::
+
+    adapter_config.json          PEFT LoRA config   } plain ``peft`` loads these onto
+    adapter_model.safetensors    LoRA + head weights } AutoModelForSequenceClassification
+    salesai_model.json           task schema, calibration temperature, metrics, hashes, training config
+    report/                      evaluation report (metrics.json, confusion.png, reliability.png)
+
+Serving does not go through PEFT's wrappers: the LoRA deltas are merged into a private copy of the upper
+layers once, at load time, so a task costs exactly ``adapt_layers`` plain layers per message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from models.encoder import BaseEncoder
+from models.tasks import TaskSpec
+from services.common.errors import FailedPrecondition, InvalidArgument
+
+FORMAT_VERSION = 1
+MANIFEST = "salesai_model.json"
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+_LORA_KEY = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.lora_([AB])\.weight$")
+#: head weights as PEFT saves them: BERT's pooler.dense + classifier, or RoBERTa's classifier.{dense,out_proj}
+_HEAD_KEYS = (
+    (re.compile(r"pooler\.(?:modules_to_save\.default\.)?dense\.(weight|bias)$"), "dense"),
+    (re.compile(r"classifier\.(?:modules_to_save\.default\.)?dense\.(weight|bias)$"), "dense"),
+    (re.compile(r"classifier\.(?:modules_to_save\.default\.)?out_proj\.(weight|bias)$"), "out_proj"),
+    (re.compile(r"classifier\.(?:modules_to_save\.default\.)?(weight|bias)$"), "out_proj"),
+)
+
+
+@dataclass
+class ModelArtifact:
+    path: Path
+    task: TaskSpec
+    version: str
+    base_model: str
+    base_model_hash: str
+    adapt_layers: int
+    temperature: float = 1.0
+    metrics: dict[str, float] = field(default_factory=dict)
+    data_hash: str = ""
+    created_at: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "task": self.task.to_dict(),
+            "version": self.version,
+            "base_model": self.base_model,
+            "base_model_hash": self.base_model_hash,
+            "adapt_layers": self.adapt_layers,
+            "temperature": self.temperature,
+            "metrics": self.metrics,
+            "data_hash": self.data_hash,
+            "created_at": self.created_at,
+            "training": self.training,
+        }
+
+    def write_manifest(self) -> None:
+        (self.path / MANIFEST).write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def read_artifact(path: Path) -> ModelArtifact:
+    """Read and check a version folder; a missing, corrupt or foreign folder raises a clear error."""
+    path = Path(path)
+    for name in (MANIFEST, ADAPTER_CONFIG, ADAPTER_WEIGHTS):
+        if not (path / name).is_file():
+            raise InvalidArgument(f"model artifact {path.name!r} is incomplete: {name} is missing")
+    try:
+        data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        if data.get("format_version") != FORMAT_VERSION:
+            raise InvalidArgument(f"model artifact {path.name!r} has unsupported format {data.get('format_version')!r}")
+        return ModelArtifact(
+            path=path,
+            task=TaskSpec.from_dict(data["task"]),
+            version=str(data["version"]),
+            base_model=data["base_model"],
+            base_model_hash=data["base_model_hash"],
+            adapt_layers=int(data["adapt_layers"]),
+            temperature=float(data.get("temperature", 1.0)),
+            metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
+            data_hash=data.get("data_hash", ""),
+            created_at=data.get("created_at", ""),
+            training=data.get("training") or {},
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise InvalidArgument(f"model artifact {path.name!r} has a corrupt {MANIFEST}: {error}") from None
+
+
+class ClassificationHead(nn.Module):
+    """First token → dense → tanh → out_proj: BERT's pooler + classifier, or RoBERTa's classification head."""
+
+    def __init__(self, hidden_size: int, num_labels: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.out_proj = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(torch.tanh(self.dense(hidden[:, 0])))
+
+
+class TaskModel(nn.Module):
+    """A task's upper layers (LoRA merged) and head; runs on the shared lower-layer states."""
+
+    def __init__(self, artifact: ModelArtifact, layers: nn.ModuleList, head: ClassificationHead) -> None:
+        super().__init__()
+        self.artifact = artifact
+        self.layers = layers
+        self.head = head
+
+    @property
+    def task(self) -> TaskSpec:
+        return self.artifact.task
+
+    def logits(self, encoder: BaseEncoder, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(encoder.run_upper(self.layers, hidden, attention_mask))
+
+
+def check_compatible(artifact: ModelArtifact, encoder: BaseEncoder) -> None:
+    if artifact.base_model_hash != encoder.hash:
+        raise FailedPrecondition(
+            f"{artifact.task.name} version {artifact.version} was trained on base model "
+            f"{artifact.base_model_hash[:12]}, but the serving base model is {encoder.hash[:12]}"
+        )
+    if artifact.adapt_layers != encoder.adapt_layers:
+        raise FailedPrecondition(
+            f"{artifact.task.name} version {artifact.version} adapts {artifact.adapt_layers} layers; "
+            f"the serving encoder shares all but {encoder.adapt_layers}"
+        )
+
+
+def load_task_model(artifact: ModelArtifact, encoder: BaseEncoder) -> TaskModel:
+    """Merge the artifact's LoRA deltas into a copy of the encoder's upper layers and build its head."""
+    check_compatible(artifact, encoder)
+    try:
+        config = json.loads((artifact.path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        weights = load_file(str(artifact.path / ADAPTER_WEIGHTS), device="cpu")
+    except (ValueError, OSError, SafetensorError) as error:
+        raise InvalidArgument(f"model artifact {artifact.path.name!r} has corrupt adapter files: {error}") from None
+    rank = int(config["r"])
+    alpha = float(config.get("lora_alpha", rank))
+    scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+
+    layers = encoder.upper_copy()
+    pairs: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
+    head_state: dict[str, torch.Tensor] = {}
+    for key, tensor in weights.items():
+        if match := _LORA_KEY.search(key):
+            index, module, which = int(match[1]), match[2], match[3]
+            if index < encoder.split:
+                raise FailedPrecondition(f"adapter {artifact.path.name!r} adapts layer {index}, below the shared split")
+            pairs.setdefault((index - encoder.split, module), {})[which] = tensor
+        else:
+            for pattern, part in _HEAD_KEYS:
+                if match := pattern.search(key):
+                    head_state[f"{part}.{match[1]}"] = tensor
+                    break
+    num_labels = len(artifact.task.labels)
+    head = ClassificationHead(encoder.config.hidden_size, num_labels)
+    try:
+        head.load_state_dict(head_state)
+    except RuntimeError as error:
+        raise InvalidArgument(
+            f"adapter {artifact.path.name!r} has a head that does not match its labels: {error}"
+        ) from None
+    with torch.no_grad():
+        for (local, module), ab in pairs.items():
+            if set(ab) != {"A", "B"}:
+                raise InvalidArgument(f"adapter {artifact.path.name!r} has an incomplete LoRA pair for {module}")
+            linear = layers[local].get_submodule(module)
+            delta = (ab["B"].float() @ ab["A"].float()) * scaling
+            if delta.shape != linear.weight.shape:
+                raise InvalidArgument(f"adapter {artifact.path.name!r}: {module} has shape {tuple(delta.shape)}")
+            linear.weight += delta.to(linear.weight.dtype)
+    model = TaskModel(artifact, layers, head).to(encoder.device).eval()
+    model.requires_grad_(False)
+    return model

@@ -1,0 +1,22 @@
+"""The ``salesai`` command line. Each area adds its commands through one ``register(app)`` call below."""
+
+from __future__ import annotations
+
+import typer
+
+from services.cli import keys, suite
+from services.ingestion import cli as ingestion_cli
+
+app = typer.Typer(
+    name="salesai",
+    help="salesai: PII-safe sales-conversation intelligence on your own hardware.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+for area in (suite, keys, ingestion_cli):
+    area.register(app)
+
+
+def main() -> None:
+    app()

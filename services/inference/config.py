@@ -1,0 +1,27 @@
+"""Settings of the inference service process (``SALESAI_INFERENCE_*``, the model keys ``SALESAI_MODELS_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from models.config import ModelSettings
+from services.common.settings import GrpcServiceSettings
+
+
+class InferenceSettings(GrpcServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SALESAI_INFERENCE_", extra="ignore")
+
+    models: ModelSettings = Field(default_factory=ModelSettings, description="Base encoder, device and registry.")
+    default_tasks: list[str] = Field(
+        default_factory=lambda: ["intent", "risk"], description="Tasks a Classify call without tasks runs."
+    )
+    max_texts: int = Field(64, ge=1, description="Most texts in one Classify call.")
+    max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted (characters; tokens are truncated).")
+    max_batch_size: int = Field(32, ge=1, description="Most texts the micro-batcher runs in one forward pass.")
+    max_batch_wait_ms: float = Field(
+        2.0, ge=0, description="How long the micro-batcher waits for concurrent calls to join a batch."
+    )
+    install_pretrained: bool = Field(
+        True, description="Register the shipped intent/risk adapters on start when a task has no version."
+    )

@@ -1,0 +1,1 @@
+"""Recognizer classes. Add a new one to :data:`services.ingestion.redaction.registry.RECOGNIZERS`."""

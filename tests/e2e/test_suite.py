@@ -1,0 +1,128 @@
+"""The whole suite as `salesai up` runs it — separate processes on ephemeral ports — driven through the gateway
+with real API keys: health, readiness, metrics, authenticated ingestion into the gRPC service and back,
+graceful stop, and no raw PII in any log line or metric."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.auth import KeyStore
+from services.cli.supervisor import Suite, default_specs
+from services.common.roles import Role
+from services.common.secrets import load_secrets
+from services.common.settings import CommonSettings
+from services.common.storage import Database, upgrade
+
+PLANTED = {
+    "phone": "13987654321",
+    "email": "wang.planted@example.com",
+    "id": "11010519491231002X",
+}
+MESSAGE = f"王先生您好，我的手机{PLANTED['phone']}，邮箱{PLANTED['email']}，身份证{PLANTED['id']}。预算冻结了。"
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Suite, str, dict[str, str]]]:
+    data_dir = tmp_path_factory.mktemp("suite-data")
+    env = {**os.environ, "SALESAI_DATA_DIR": str(data_dir), "SALESAI_LOG_LEVEL": "INFO"}
+    settings = CommonSettings(data_dir=data_dir)
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    keys = KeyStore(db, load_secrets(settings).api_key_pepper)
+    tokens = {role.value: keys.create("acme", role).token for role in Role}
+    tokens["other_tenant_crm"] = keys.create("globex", Role.CRM_BACKEND).token
+    db.dispose()
+    running = Suite(data_dir, default_specs("127.0.0.1", 0, 0), base_env=env)
+    running.start()
+    yield running, f"http://127.0.0.1:{running.ports['gateway']}", tokens
+    running.stop()
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_health_readiness_and_metrics(suite) -> None:
+    _, url, _ = suite
+    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "services": {"ingestion": "SERVING", "inference": "SERVING"}}
+    metrics = httpx.get(f"{url}/metrics").text
+    assert "salesai_http_requests_total" in metrics
+
+
+def test_authenticated_request_goes_through_grpc_and_back(suite) -> None:
+    _, url, tokens = suite
+    body = {
+        "external_id": "wx-1",
+        "customer_id": "c-1",
+        "conversation_id": "conv-1",
+        "channel": "wechat",
+        "text": MESSAGE,
+    }
+    reply = httpx.post(f"{url}/v1/interactions", json=body, headers=_auth(tokens["crm_backend"]), timeout=30)
+    assert reply.status_code == 201, reply.text
+    interaction = reply.json()["interaction"]
+    assert reply.headers["x-request-id"]
+    for value in PLANTED.values():
+        assert value not in interaction["redacted_text"]
+    assert "预算冻结了" in interaction["redacted_text"]
+    assert {e["type"] for e in interaction["entities"]} >= {"PHONE_NUMBER", "EMAIL_ADDRESS", "CN_RESIDENT_ID"}
+    again = httpx.post(f"{url}/v1/interactions", json=body, headers=_auth(tokens["crm_backend"]), timeout=30)
+    assert again.status_code == 201 and again.json() == {**reply.json(), "created": False}
+    fetched = httpx.get(f"{url}/v1/interactions/{interaction['id']}", headers=_auth(tokens["sales_rep"]))
+    assert fetched.json()["redacted_text"] == interaction["redacted_text"]
+    other = httpx.get(f"{url}/v1/interactions/{interaction['id']}", headers=_auth(tokens["other_tenant_crm"]))
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer sai_000000000000_wrong"}, 401), ({"X-API-Key": "garbage"}, 401)],
+    ids=["missing", "wrong", "malformed"],
+)
+def test_missing_or_wrong_key_is_401(suite, headers: dict[str, str], status: int) -> None:
+    _, url, _ = suite
+    reply = httpx.post(f"{url}/v1/interactions", json={"external_id": "x", "text": "hi"}, headers=headers)
+    assert reply.status_code == status
+    assert reply.json()["error"]["reason"] == "unauthenticated"
+
+
+def test_wrong_role_is_403(suite) -> None:
+    _, url, tokens = suite
+    reply = httpx.post(
+        f"{url}/v1/interactions", json={"external_id": "x", "text": "hi"}, headers=_auth(tokens["labeller"])
+    )
+    assert reply.status_code == 403
+    assert "labeller" in reply.json()["error"]["message"]
+
+
+def test_no_planted_pii_in_logs_or_metrics(suite) -> None:
+    running, url, tokens = suite
+    httpx.post(f"{url}/v1/redact", json={"text": MESSAGE}, headers=_auth(tokens["crm_backend"]), timeout=30)
+    metrics = httpx.get(f"{url}/metrics").text
+    logs = "".join(Path(r.log_path).read_text(encoding="utf-8") for r in running.running)
+    assert '"msg": "http"' in logs and '"msg": "rpc"' in logs  # the logs are really written
+    for value in PLANTED.values():
+        assert value not in logs
+        assert value not in metrics
+
+
+def test_sigterm_stops_every_process_cleanly(tmp_path: Path) -> None:
+    env = {**os.environ, "SALESAI_DATA_DIR": str(tmp_path)}
+    upgrade(CommonSettings(data_dir=tmp_path).resolved_database_url)
+    running = Suite(tmp_path, default_specs("127.0.0.1", 0, 0), base_env=env)
+    running.start()
+    processes = [r.process for r in running.running]
+    for process in reversed(processes):
+        process.send_signal(signal.SIGTERM)
+    assert [r.spec.name for r in running.running] == ["ingestion", "inference", "gateway"]
+    assert [p.wait(20) for p in processes] == [0, 0, 0]
+    running.running.clear()

@@ -1,0 +1,290 @@
+"""Train a task's LoRA adapter on the upper encoder layers, on states cached from the shared lower layers.
+
+The lower layers are frozen and shared by every task, so their output for each training text is computed
+once and cached; each epoch then runs (forward and backward) only the ``adapt_layers`` upper layers and the
+head. The adapter is saved in PEFT's own format: ``PeftModel.from_pretrained`` on
+``AutoModelForSequenceClassification`` loads it as is.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from peft import LoraConfig, TaskType, get_peft_model
+from sklearn.metrics import f1_score
+from transformers import AutoModelForSequenceClassification
+
+from models.artifacts import ModelArtifact
+from models.calibration import fit_temperature
+from models.encoder import BaseEncoder
+from models.tasks import TaskSpec
+from services.common.errors import InvalidArgument
+from training.data import Example, by_split, data_hash
+from training.report import evaluate, write_report
+
+log = logging.getLogger("salesai.training")
+
+#: LoRA targets in every upper layer: q, k, v, and every dense (attention output, both feed-forward projections)
+TARGET_MODULES = ["query", "key", "value", "dense"]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 12
+    patience: int = 3
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    head_learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    seed: int = 13
+    class_weighting: bool = True
+    max_train_examples: int | None = None
+
+
+@dataclass
+class Progress:
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    loss: float
+    dev_macro_f1: float | None = None
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class _Cached:
+    states: list[torch.Tensor]  # per example: [tokens, hidden] after the shared layers
+    labels: torch.Tensor
+
+
+def _cache(encoder: BaseEncoder, examples: list[Example], spec: TaskSpec, batch_size: int = 64) -> _Cached:
+    states: list[torch.Tensor] = []
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start : start + batch_size]
+        batch = encoder.tokenize([e.text for e in chunk])
+        hidden = encoder.lower(batch)
+        lengths = batch.attention_mask.sum(1).tolist()
+        states.extend(hidden[i, : int(n)].clone() for i, n in enumerate(lengths))
+    labels = torch.tensor([spec.index(e.label) for e in examples], dtype=torch.long)
+    return _Cached(states, labels)
+
+
+def _pad(states: list[torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    longest = max(s.shape[0] for s in states)
+    hidden = torch.zeros(len(states), longest, states[0].shape[1], dtype=states[0].dtype, device=device)
+    mask = torch.zeros(len(states), longest, dtype=torch.long, device=device)
+    for i, s in enumerate(states):
+        hidden[i, : s.shape[0]] = s
+        mask[i, : s.shape[0]] = 1
+    return hidden, mask
+
+
+class _Upper(torch.nn.Module):
+    """The PEFT model's upper layers and head, run on cached lower-layer states."""
+
+    def __init__(self, encoder: BaseEncoder, peft_model: torch.nn.Module) -> None:
+        super().__init__()
+        inner = peft_model.base_model.model
+        base = inner.base_model  # bert / roberta
+        self.encoder = encoder
+        self.layers = base.encoder.layer[encoder.split :]
+        # BERT: pooler (first token → dense → tanh) → dropout → classifier; RoBERTa: its classifier does it all
+        self.pooler = getattr(base, "pooler", None)
+        self.dropout = (
+            getattr(inner, "dropout", torch.nn.Identity()) if self.pooler is not None else torch.nn.Identity()
+        )
+        self.classifier = inner.classifier
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder.run_upper(self.layers, hidden, mask)
+        if self.pooler is not None:
+            return self.classifier(self.dropout(self.pooler(hidden)))
+        return self.classifier(hidden)
+
+
+def _logits(upper: _Upper, cached: _Cached, device: torch.device, batch_size: int = 64) -> torch.Tensor:
+    upper.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(cached.states), batch_size):
+            hidden, mask = _pad(cached.states[start : start + batch_size], device)
+            out.append(upper(hidden, mask).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def _macro_f1(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    if len(labels) == 0:
+        return 0.0
+    return float(f1_score(labels.numpy(), logits.argmax(-1).numpy(), average="macro", zero_division=0))
+
+
+def train_lora(
+    encoder: BaseEncoder,
+    spec: TaskSpec,
+    examples: list[Example],
+    out_dir: Path,
+    *,
+    version: str,
+    config: TrainConfig | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ModelArtifact:
+    """Train, calibrate on dev, evaluate on test, and save a version folder at ``out_dir``."""
+    config = config or TrainConfig()
+    if spec.multi_label:
+        raise InvalidArgument("multi-label tasks are not supported by LoRA training yet", field="task")
+    splits = by_split(examples)
+    train, dev, test = splits["train"], splits["dev"], splits["test"]
+    if config.max_train_examples:
+        train = train[: config.max_train_examples]
+    unknown = sorted({e.label for e in examples} - set(spec.labels))
+    if unknown:
+        raise InvalidArgument(f"labels not in task {spec.name!r}: {', '.join(unknown[:10])}", field="label")
+    if len(train) < 2 * len(spec.labels):
+        raise InvalidArgument(f"too little training data: {len(train)} examples for {len(spec.labels)} labels")
+    set_seed(config.seed)
+    started = time.perf_counter()
+    device = encoder.device
+
+    base = AutoModelForSequenceClassification.from_pretrained(
+        encoder.name,
+        num_labels=len(spec.labels),
+        id2label=dict(enumerate(spec.labels)),
+        label2id={label: i for i, label in enumerate(spec.labels)},
+    )
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=TARGET_MODULES,
+        layers_to_transform=encoder.upper_indices,
+        layers_pattern="layer",
+        # the head, and BERT's pooler (the base checkpoint has none: it is trained here and saved with the adapter)
+        modules_to_save=["classifier", "pooler"] if getattr(base.base_model, "pooler", None) is not None else None,
+    )
+    peft_model = get_peft_model(base, lora)
+    peft_model.to(device)
+    upper = _Upper(encoder, peft_model)
+
+    cached_train = _cache(encoder, train, spec)
+    cached_dev = _cache(encoder, dev, spec)
+    cached_test = _cache(encoder, test, spec)
+
+    weights = None
+    if config.class_weighting:
+        counts = torch.bincount(cached_train.labels, minlength=len(spec.labels)).float().clamp(min=1)
+        weights = (counts.sum() / counts).sqrt()
+        weights = (weights / weights.mean()).to(device)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    head_params = [
+        p for n, p in peft_model.named_parameters() if p.requires_grad and ("classifier" in n or "pooler" in n)
+    ]
+    head_ids = {id(p) for p in head_params}
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": [p for p in trainable if id(p) not in head_ids], "lr": config.learning_rate},
+            {"params": head_params, "lr": config.head_learning_rate},
+        ],
+        weight_decay=config.weight_decay,
+    )
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(1, int(total_steps * config.warmup_ratio))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+    )
+
+    generator = torch.Generator().manual_seed(config.seed)
+    best_f1, best_state, best_epoch, stale = -1.0, None, 0, 0
+    history = []
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        upper.train()
+        order = torch.randperm(len(train), generator=generator).tolist()
+        running = 0.0
+        for start in range(0, len(order), config.batch_size):
+            index = order[start : start + config.batch_size]
+            hidden, mask = _pad([cached_train.states[i] for i in index], device)
+            labels = cached_train.labels[index].to(device)
+            loss = loss_fn(upper(hidden, mask), labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimiser.step()
+            scheduler.step()
+            step += 1
+            running += float(loss)
+            if on_progress:
+                on_progress(Progress(epoch, config.epochs, step, total_steps, float(loss)))
+        dev_f1 = _macro_f1(_logits(upper, cached_dev, device), cached_dev.labels) if dev else 0.0
+        history.append({"epoch": epoch, "loss": running / steps_per_epoch, "dev_macro_f1": dev_f1})
+        if on_progress:
+            on_progress(Progress(epoch, config.epochs, step, total_steps, running / steps_per_epoch, dev_f1))
+        if dev_f1 > best_f1:
+            best_f1, best_epoch, stale = dev_f1, epoch, 0
+            best_state = copy.deepcopy(
+                {n: p.detach().cpu() for n, p in peft_model.named_parameters() if p.requires_grad}
+            )
+        else:
+            stale += 1
+            if dev and stale >= config.patience:
+                break
+    if best_state is not None:
+        with torch.no_grad():
+            for name, param in peft_model.named_parameters():
+                if name in best_state:
+                    param.copy_(best_state[name].to(param.device))
+
+    dev_logits = _logits(upper, cached_dev, device)
+    temperature = fit_temperature(dev_logits, cached_dev.labels) if dev else 1.0
+    test_logits = _logits(upper, cached_test, device)
+    probabilities = torch.softmax(test_logits / temperature, dim=-1).numpy() if test else np.zeros((0, 0))
+    metrics, report = evaluate(spec, test, probabilities)
+    seconds = time.perf_counter() - started
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    peft_model.save_pretrained(str(out_dir))
+    artifact = ModelArtifact(
+        path=out_dir,
+        task=spec,
+        version=version,
+        base_model=encoder.name,
+        base_model_hash=encoder.hash,
+        adapt_layers=encoder.adapt_layers,
+        temperature=temperature,
+        metrics={**metrics, "dev_macro_f1": best_f1, "train_seconds": round(seconds, 2)},
+        data_hash=data_hash(examples),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        training={
+            "method": "lora",
+            "config": asdict(config),
+            "best_epoch": best_epoch,
+            "history": history,
+            "examples": {"train": len(train), "dev": len(dev), "test": len(test)},
+        },
+    )
+    artifact.write_manifest()
+    write_report(out_dir / "report", spec, report, artifact.metrics)
+    return artifact
