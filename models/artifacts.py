@@ -7,6 +7,9 @@ Folder layout (one registered version)::
     salesai_model.json           task schema, calibration temperature, metrics, hashes, training config
     report/                      evaluation report (metrics.json, confusion.png, reliability.png)
 
+A *linear* version (``salesai train --fast``) has ``head.safetensors`` instead of the two adapter files: a
+linear layer on the mean-pooled output of the frozen encoder, trained in seconds while LoRA trains.
+
 Serving does not go through PEFT's wrappers: the LoRA deltas are merged into a private copy of the upper
 layers once, at load time, so a task costs exactly ``adapt_layers`` plain layers per message.
 """
@@ -25,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from models.encoder import BaseEncoder
+from models.encoder import BaseEncoder, mean_pool
 from models.tasks import TaskSpec
 from services.common.errors import FailedPrecondition, InvalidArgument
 
@@ -33,6 +36,8 @@ FORMAT_VERSION = 1
 MANIFEST = "salesai_model.json"
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
+LINEAR_HEAD = "head.safetensors"
+METHODS = {"lora": (ADAPTER_CONFIG, ADAPTER_WEIGHTS), "linear": (LINEAR_HEAD,)}
 _LORA_KEY = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.lora_([AB])\.weight$")
 #: head weights as PEFT saves them: BERT's pooler.dense + classifier, or RoBERTa's classifier.{dense,out_proj}
 _HEAD_KEYS = (
@@ -72,6 +77,10 @@ class ModelArtifact:
             "training": self.training,
         }
 
+    @property
+    def method(self) -> str:
+        return str(self.training.get("method", "lora"))
+
     def write_manifest(self) -> None:
         (self.path / MANIFEST).write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -79,14 +88,13 @@ class ModelArtifact:
 def read_artifact(path: Path) -> ModelArtifact:
     """Read and check a version folder; a missing, corrupt or foreign folder raises a clear error."""
     path = Path(path)
-    for name in (MANIFEST, ADAPTER_CONFIG, ADAPTER_WEIGHTS):
-        if not (path / name).is_file():
-            raise InvalidArgument(f"model artifact {path.name!r} is incomplete: {name} is missing")
+    if not (path / MANIFEST).is_file():
+        raise InvalidArgument(f"model artifact {path.name!r} is incomplete: {MANIFEST} is missing")
     try:
         data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         if data.get("format_version") != FORMAT_VERSION:
             raise InvalidArgument(f"model artifact {path.name!r} has unsupported format {data.get('format_version')!r}")
-        return ModelArtifact(
+        artifact = ModelArtifact(
             path=path,
             task=TaskSpec.from_dict(data["task"]),
             version=str(data["version"]),
@@ -99,8 +107,14 @@ def read_artifact(path: Path) -> ModelArtifact:
             created_at=data.get("created_at", ""),
             training=data.get("training") or {},
         )
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise InvalidArgument(f"model artifact {path.name!r} has a corrupt {MANIFEST}: {error}") from None
+    if artifact.method not in METHODS:
+        raise InvalidArgument(f"model artifact {path.name!r} has unknown training method {artifact.method!r}")
+    for name in METHODS[artifact.method]:
+        if not (path / name).is_file():
+            raise InvalidArgument(f"model artifact {path.name!r} is incomplete: {name} is missing")
+    return artifact
 
 
 class ClassificationHead(nn.Module):
@@ -111,14 +125,25 @@ class ClassificationHead(nn.Module):
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.out_proj = nn.Linear(hidden_size, num_labels)
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.out_proj(torch.tanh(self.dense(hidden[:, 0])))
+
+
+class LinearHead(nn.Module):
+    """Mean-pooled sentence embedding → linear layer (the ``--fast`` head: logistic regression)."""
+
+    def __init__(self, hidden_size: int, num_labels: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.linear(mean_pool(hidden, attention_mask))
 
 
 class TaskModel(nn.Module):
     """A task's upper layers (LoRA merged) and head; runs on the shared lower-layer states."""
 
-    def __init__(self, artifact: ModelArtifact, layers: nn.ModuleList, head: ClassificationHead) -> None:
+    def __init__(self, artifact: ModelArtifact, layers: nn.ModuleList, head: nn.Module) -> None:
         super().__init__()
         self.artifact = artifact
         self.layers = layers
@@ -129,7 +154,7 @@ class TaskModel(nn.Module):
         return self.artifact.task
 
     def logits(self, encoder: BaseEncoder, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(encoder.run_upper(self.layers, hidden, attention_mask))
+        return self.head(encoder.run_upper(self.layers, hidden, attention_mask), attention_mask)
 
 
 def check_compatible(artifact: ModelArtifact, encoder: BaseEncoder) -> None:
@@ -146,8 +171,13 @@ def check_compatible(artifact: ModelArtifact, encoder: BaseEncoder) -> None:
 
 
 def load_task_model(artifact: ModelArtifact, encoder: BaseEncoder) -> TaskModel:
-    """Merge the artifact's LoRA deltas into a copy of the encoder's upper layers and build its head."""
+    """Merge the artifact's LoRA deltas into a copy of the encoder's upper layers and build its head.
+
+    A linear version shares the encoder's own (frozen) upper layers: it adds only its head.
+    """
     check_compatible(artifact, encoder)
+    if artifact.method == "linear":
+        return _load_linear(artifact, encoder)
     try:
         config = json.loads((artifact.path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
         weights = load_file(str(artifact.path / ADAPTER_WEIGHTS), device="cpu")
@@ -189,5 +219,22 @@ def load_task_model(artifact: ModelArtifact, encoder: BaseEncoder) -> TaskModel:
                 raise InvalidArgument(f"adapter {artifact.path.name!r}: {module} has shape {tuple(delta.shape)}")
             linear.weight += delta.to(linear.weight.dtype)
     model = TaskModel(artifact, layers, head).to(encoder.device).eval()
+    model.requires_grad_(False)
+    return model
+
+
+def _load_linear(artifact: ModelArtifact, encoder: BaseEncoder) -> TaskModel:
+    try:
+        weights = load_file(str(artifact.path / LINEAR_HEAD), device="cpu")
+    except (ValueError, OSError, SafetensorError) as error:
+        raise InvalidArgument(f"model artifact {artifact.path.name!r} has a corrupt head: {error}") from None
+    head = LinearHead(encoder.config.hidden_size, len(artifact.task.labels))
+    try:
+        head.linear.load_state_dict(weights)
+    except RuntimeError as error:
+        raise InvalidArgument(
+            f"model artifact {artifact.path.name!r} has a head that does not match: {error}"
+        ) from None
+    model = TaskModel(artifact, encoder.layers[encoder.split :], head).to(encoder.device).eval()
     model.requires_grad_(False)
     return model

@@ -34,6 +34,13 @@ class Batch:
     tokens: list[list[str]]
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """L2-normalised mean of the token states: E5's sentence embedding."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
 class BaseEncoder:
     def __init__(
         self,
@@ -119,7 +126,5 @@ class BaseEncoder:
             batch = self.tokenize([prefix + t for t in texts[start : start + batch_size]])
             with torch.inference_mode():
                 hidden = self.run_upper(self.layers[self.split :], self.lower(batch), batch.attention_mask)
-                mask = batch.attention_mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-                chunks.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
+                chunks.append(mean_pool(hidden, batch.attention_mask).cpu())
         return torch.cat(chunks) if chunks else torch.empty(0, self.config.hidden_size)

@@ -10,6 +10,7 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,14 @@ class VersionInfo:
     data_hash: str = ""
     base_model_hash: str = ""
     method: str = "lora"
+    created_by: str = ""
+    created_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: ModelVersion) -> VersionInfo:
         return cls(
             row.tenant_id, row.task, row.version, Path(row.path), row.stage, list(row.labels),
-            dict(row.metrics), row.data_hash, row.base_model_hash, row.method,
+            dict(row.metrics), row.data_hash, row.base_model_hash, row.method, row.created_by, row.created_at,
         )  # fmt: skip
 
 

@@ -84,3 +84,55 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactor
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+# --- the real base encoder and a small trained adapter (built once per session, only when a test asks) -------
+
+
+@pytest.fixture(scope="session")
+def base_model_dir():
+    from models.base_encoder import DEFAULT_BASE_MODEL_DIR, build_base_model
+
+    return build_base_model(DEFAULT_BASE_MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def encoder(base_model_dir):
+    from models.encoder import BaseEncoder
+
+    return BaseEncoder(str(base_model_dir), device="cpu", max_length=64, adapt_layers=4)
+
+
+SMALL_LABELS = ("budget_freeze", "demo_request", "pricing_inquiry", "unsubscribe")
+
+
+def small_examples(per_label: int = 24, test_per_label: int = 8):
+    """A 4-label slice of the shipped intent data: ``per_label`` train+dev and ``test_per_label`` test rows each."""
+    from training.data import Example, read_examples
+    from training.seed import DATA_DIR
+
+    rows = [e for e in read_examples(DATA_DIR / "intent.jsonl") if e.label in SMALL_LABELS and e.lang != "mixed"]
+    out = []
+    for label in SMALL_LABELS:
+        train = [e for e in rows if e.label == label and e.split == "train"][:per_label]
+        test = [e for e in rows if e.label == label and e.split == "test"][:test_per_label]
+        out += [Example(e.text, e.label, "dev" if i % 6 == 0 else "train", e.lang) for i, e in enumerate(train)]
+        out += test
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """(labels, examples) of the 4-label slice."""
+    return SMALL_LABELS, small_examples()
+
+
+@pytest.fixture(scope="session")
+def small_artifact(encoder, tmp_path_factory):
+    """A LoRA adapter trained for real on the 4-label slice (a few epochs: seconds, not minutes)."""
+    from models.tasks import TaskSpec
+    from training.lora import TrainConfig, train_lora
+
+    spec = TaskSpec.for_labels("small_intent", list(SMALL_LABELS))
+    out = tmp_path_factory.mktemp("adapters") / "small_intent-v1"
+    return train_lora(encoder, spec, small_examples(), out, version="v1", config=TrainConfig(epochs=4, patience=4))

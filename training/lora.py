@@ -234,7 +234,7 @@ def train_lora(
             optimiser.step()
             scheduler.step()
             step += 1
-            running += float(loss)
+            running += loss.item()
             if on_progress:
                 on_progress(Progress(epoch, config.epochs, step, total_steps, float(loss)))
         dev_f1 = _macro_f1(_logits(upper, cached_dev, device), cached_dev.labels) if dev else 0.0

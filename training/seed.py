@@ -31,7 +31,11 @@ def seed_messages(seed_dir: Path = SEED_DIR) -> list[dict[str, str]]:
 def build(seed_dir: Path = SEED_DIR) -> tuple[list[Example], list[Example]]:
     rows = seed_messages(seed_dir)
     intent = assign_splits(
-        [Example(r["text"], r["intent"], "", r["lang"]) for r in rows], seed=SEED, strata="label+lang"
+        [Example(r["text"], r["intent"], "", r["lang"]) for r in rows],
+        seed=SEED,
+        dev=0.1,
+        test=0.2,
+        strata="label+lang",
     )
     risk = [Example(r["text"], r["risk"], e.split, r["lang"]) for r, e in zip(rows, intent, strict=True)]
     return intent, risk

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from models import cli as models_cli
 from services.cli import keys, suite
 from services.ingestion import cli as ingestion_cli
+from training import cli as training_cli
 
 app = typer.Typer(
     name="salesai",
@@ -14,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-for area in (suite, keys, ingestion_cli):
+for area in (suite, keys, ingestion_cli, models_cli, training_cli):
     area.register(app)
 
 

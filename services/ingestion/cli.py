@@ -39,7 +39,7 @@ def run_batch(redactor: Any, source: BinaryIO, out: TextIO, err: TextIO, lang: s
     """Redact every valid line of ``source`` to ``out``; returns the number of failed lines."""
     failed = 0
     batch: list[dict[str, Any]] = []
-    for number, record, problem in _records(source):
+    for number, record, problem in read_records(source):
         if problem:
             failed += 1
             err.write(f"line {number}: {problem}; skipped\n")
@@ -51,7 +51,8 @@ def run_batch(redactor: Any, source: BinaryIO, out: TextIO, err: TextIO, lang: s
     return failed
 
 
-def _records(source: BinaryIO) -> Iterator[tuple[int, dict[str, Any], str]]:
+def read_records(source: BinaryIO) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """JSON lines with a string "text": (line number, record, problem); the problem never quotes the content."""
     for number, raw in enumerate(source, start=1):
         if not raw.strip():
             continue

@@ -4,6 +4,7 @@ graceful stop, and no raw PII in any log line or metric."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -81,6 +82,27 @@ def test_authenticated_request_goes_through_grpc_and_back(suite) -> None:
     assert fetched.json()["redacted_text"] == interaction["redacted_text"]
     other = httpx.get(f"{url}/v1/interactions/{interaction['id']}", headers=_auth(tokens["other_tenant_crm"]))
     assert other.status_code == 404
+
+
+def test_classify_redacts_first_then_returns_intent_and_risk_with_evidence(suite) -> None:
+    _, url, tokens = suite
+    body = {"texts": [MESSAGE, "Could you send me the price list for 200 seats?"]}
+    reply = httpx.post(f"{url}/v1/classify", json=body, headers=_auth(tokens["crm_backend"]), timeout=60)
+    assert reply.status_code == 200, reply.text
+    first, second = reply.json()["results"]
+    for value in PLANTED.values():
+        assert value not in json.dumps(first, ensure_ascii=False)
+    intent, risk = first["predictions"]
+    assert (intent["task"], intent["label"]) == ("intent", "budget_freeze")
+    assert risk["task"] == "risk" and risk["label"] in ("medium", "high")
+    assert 0 < intent["confidence"] <= 1 and intent["evidence"]
+    for span in intent["evidence"]:
+        assert first["redacted_text"][span["start"] : span["end"]] == span["text"]
+    assert second["predictions"][0]["label"] == "pricing_inquiry"
+    models = httpx.get(f"{url}/v1/models", headers=_auth(tokens["ml_engineer"]), timeout=30)
+    assert {v["task"] for v in models.json()["versions"]} == {"intent", "risk"}
+    refused = httpx.get(f"{url}/v1/models", headers=_auth(tokens["sales_rep"]), timeout=30)
+    assert refused.status_code == 403
 
 
 @pytest.mark.parametrize(
