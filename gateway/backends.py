@@ -33,9 +33,10 @@ class Backends:
     def inference(self) -> inference_pb2_grpc.InferenceServiceStub:
         return inference_pb2_grpc.InferenceServiceStub(self.channels["inference"])
 
-    def call_options(self, request_id: str) -> dict[str, object]:
-        """Deadline and request id for a call into a service."""
-        return {"timeout": self.settings.deadline_seconds, "metadata": (("x-request-id", request_id),)}
+    def call_options(self, request_id: str, *, slow: bool = False) -> dict[str, object]:
+        """Deadline and request id for a call into a service (``slow``: model lifecycle steps that evaluate)."""
+        timeout = self.settings.slow_deadline_seconds if slow else self.settings.deadline_seconds
+        return {"timeout": timeout, "metadata": (("x-request-id", request_id),)}
 
     async def health(self) -> dict[str, str]:
         """Each backend's gRPC health status name (SERVING, NOT_SERVING, UNREACHABLE)."""

@@ -16,6 +16,9 @@ class GatewaySettings(CommonSettings):
     ingestion_url: str = Field("127.0.0.1:50051", description="host:port of the ingestion gRPC service.")
     inference_url: str = Field("127.0.0.1:50052", description="host:port of the inference gRPC service.")
     deadline_seconds: float = Field(10.0, gt=0, description="Deadline for each call into a gRPC service.")
+    slow_deadline_seconds: float = Field(
+        120.0, gt=0, description="Deadline for model lifecycle calls that load and evaluate a version."
+    )
     readiness_timeout_seconds: float = Field(1.0, gt=0, description="Health-check timeout used by /readyz.")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
     key_cache_seconds: float = Field(5.0, ge=0, description="How long a verified API key is trusted unchecked.")

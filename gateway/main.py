@@ -12,7 +12,7 @@ from gateway.backends import Backends
 from gateway.config import GatewaySettings
 from gateway.errors import install_error_handlers
 from gateway.middleware import GatewayMiddleware
-from gateway.routers import classification, health, interactions
+from gateway.routers import classification, health, interactions, models
 from services.common.secrets import load_secrets
 from services.common.storage import Database, upgrade
 
@@ -39,4 +39,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(interactions.router)
     app.include_router(classification.router)
+    app.include_router(models.router)
     return app

@@ -167,3 +167,51 @@ class ModelVersionPublic(BaseModel):
 
 class ModelListPublic(BaseModel):
     versions: list[ModelVersionPublic]
+
+
+class AgreementPublic(BaseModel):
+    compared: int
+    agreed: int
+    rate: float
+
+
+class TrafficPublic(BaseModel):
+    task: str
+    tenant_id: str = Field(description="Empty for the global route.")
+    stable_version: str
+    canary_version: str
+    canary_percent: float
+    shadow_version: str
+    previous_version: str = Field(description="What a rollback re-activates.")
+    canary_agreement: AgreementPublic
+    shadow_agreement: AgreementPublic
+
+
+class TrafficUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    canary_version: str = Field("", max_length=64, description="Empty turns the canary off.")
+    canary_percent: float = Field(0.0, ge=0, le=100, description="Share of conversations (sticky) on the canary.")
+    shadow_version: str = Field("", max_length=64, description="Empty turns the shadow off.")
+
+
+class PromoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    force: bool = Field(False, description="Promote even if the gate refuses; needs a reason; audited.")
+    reason: str = Field("", max_length=1000)
+
+
+class GatePublic(BaseModel):
+    passed: bool
+    forced: bool
+    candidate_macro_f1: float
+    serving_macro_f1: float
+    margin: float
+    test_examples: int
+    detail: str
+
+
+class PromotePublic(BaseModel):
+    traffic: TrafficPublic
+    gate: GatePublic

@@ -148,6 +148,7 @@ class TaskModel(nn.Module):
         self.artifact = artifact
         self.layers = layers
         self.head = head
+        self.key: tuple[str, str, str] = ("", artifact.task.name, artifact.version)  # tenant, task, version
 
     @property
     def task(self) -> TaskSpec:

@@ -80,6 +80,97 @@ def list_models(
         db.dispose()
 
 
+# --- lifecycle through the gateway's model-management API (the same calls the REST API takes) ----------------
+
+Gateway = Annotated[str, typer.Option("--url", envvar="SALESAI_URL", help="Gateway URL.")]
+ApiKey = Annotated[str, typer.Option("--key", envvar="SALESAI_API_KEY", help="An ml_engineer or admin key.")]
+GlobalScope = Annotated[bool, typer.Option("--global", help="Manage the global versions (admin key).")]
+
+
+def _call(method: str, url: str, key: str, path: str, *, scope: bool, body: dict[str, Any] | None = None) -> Any:
+    import httpx
+
+    try:
+        reply = httpx.request(
+            method,
+            f"{url.rstrip('/')}/v1/models{path}",
+            params={"scope": "global" if scope else "tenant"},
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=180,
+        )
+    except httpx.HTTPError as error:
+        console.print(f"[red]error:[/red] gateway unreachable at {url} ({type(error).__name__})")
+        raise typer.Exit(1) from None
+    if reply.status_code >= 400:
+        try:
+            message = reply.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = reply.text[:200]
+        console.print(f"[red]error {reply.status_code}:[/red] {message}")
+        raise typer.Exit(1)
+    typer.echo(json.dumps(reply.json(), ensure_ascii=False, indent=2))
+    return reply.json()
+
+
+@models_app.command("load")
+def load_version(
+    task: str, version: str, url: Gateway = "http://127.0.0.1:8000", key: ApiKey = "", scope: GlobalScope = False
+) -> None:
+    """Load a registered version (checks it, smoke-tests it on its test split, warms it up)."""
+    _call("POST", url, key, f"/{task}/versions/{version}/load", scope=scope)
+
+
+@models_app.command("unload")
+def unload_version(
+    task: str, version: str, url: Gateway = "http://127.0.0.1:8000", key: ApiKey = "", scope: GlobalScope = False
+) -> None:
+    """Drain and unload a version no traffic uses."""
+    _call("POST", url, key, f"/{task}/versions/{version}/unload", scope=scope)
+
+
+@models_app.command("traffic")
+def traffic(
+    task: str,
+    canary: Annotated[str | None, typer.Option(help="Canary version ('' = off).")] = None,
+    percent: Annotated[float, typer.Option(min=0, max=100, help="Share of conversations on the canary.")] = 0.0,
+    shadow: Annotated[str | None, typer.Option(help="Shadow version ('' = off).")] = None,
+    url: Gateway = "http://127.0.0.1:8000",
+    key: ApiKey = "",
+    scope: GlobalScope = False,
+) -> None:
+    """Show the task's routes, or set the canary and shadow when --canary or --shadow is given."""
+    if canary is None and shadow is None:
+        _call("GET", url, key, f"/{task}/traffic", scope=scope)
+        return
+    body = {
+        "canary_version": canary or "",
+        "canary_percent": percent if canary else 0.0,
+        "shadow_version": shadow or "",
+    }
+    _call("PUT", url, key, f"/{task}/traffic", scope=scope, body=body)
+
+
+@models_app.command("promote")
+def promote(
+    task: str,
+    version: str,
+    force: Annotated[bool, typer.Option(help="Promote even if the gate refuses (needs --reason; audited).")] = False,
+    reason: Annotated[str, typer.Option(help="Why (required with --force).")] = "",
+    url: Gateway = "http://127.0.0.1:8000",
+    key: ApiKey = "",
+    scope: GlobalScope = False,
+) -> None:
+    """Make a version stable when its test macro-F1 is no worse than the serving version's (within the margin)."""
+    _call("POST", url, key, f"/{task}/versions/{version}/promote", scope=scope, body={"force": force, "reason": reason})
+
+
+@models_app.command("rollback")
+def rollback(task: str, url: Gateway = "http://127.0.0.1:8000", key: ApiKey = "", scope: GlobalScope = False) -> None:
+    """Re-activate the version that served before the last promotion."""
+    _call("POST", url, key, f"/{task}/rollback", scope=scope)
+
+
 def classify_command(
     task: Annotated[
         list[str] | None, typer.Option("--task", help="Task to run (repeatable); default: intent, risk.")

@@ -26,6 +26,11 @@ class ModelSettings(CommonSettings):
         le=24,
         description="Upper encoder layers a task adapts (LoRA); the layers below are shared by all tasks.",
     )
+    quantize: str = Field(
+        "none",
+        pattern="^(none|int8)$",
+        description="int8: dynamic int8 quantisation of the shared lower layers on CPU (see bench/classify_bench.py).",
+    )
     torch_threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's own choice.")
     registry_dir: Path | None = Field(
         None, description="Folder of registered model versions; default <data_dir>/models."

@@ -18,6 +18,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.masking_utils import create_bidirectional_mask
 
 from models.base_encoder import base_model_hash, resolve_base_model
+from models.config import ModelSettings
 from models.device import resolve_device
 from services.common.errors import InvalidArgument
 
@@ -49,6 +50,7 @@ class BaseEncoder:
         device: str = "auto",
         max_length: int = 128,
         adapt_layers: int = 4,
+        quantize: str = "none",
     ) -> None:
         self.name = resolve_base_model(name_or_path)
         self.device = resolve_device(device)
@@ -64,6 +66,36 @@ class BaseEncoder:
         self.adapt_layers = adapt_layers
         self.split = len(self.layers) - adapt_layers
         self.hash = base_model_hash(self.name)
+        self.quantized = self._quantize_lower(quantize)
+
+    @classmethod
+    def from_settings(cls, settings: ModelSettings, *, for_training: bool = False) -> BaseEncoder:
+        """The encoder the settings describe (training always runs in full precision)."""
+        return cls(
+            settings.base_model,
+            device=settings.device,
+            max_length=settings.max_length,
+            adapt_layers=settings.adapt_layers,
+            quantize="none" if for_training else settings.quantize,
+        )
+
+    def _quantize_lower(self, quantize: str) -> bool:
+        """int8 dynamic quantisation of the shared lower layers' linear maps (CPU only).
+
+        Only the lower layers: evidence takes gradients through the upper ones, which quantised ops lack.
+        """
+        if quantize == "none":
+            return False
+        if quantize != "int8":
+            raise InvalidArgument(f"quantize must be none or int8, got {quantize!r}")
+        if self.device.type != "cpu":
+            log.warning("int8 quantisation is for CPU; serving in full precision on %s", self.device)
+            return False
+        from torch.ao.quantization import quantize_dynamic
+
+        for index in range(self.split):
+            self.layers[index] = quantize_dynamic(self.layers[index], {nn.Linear}, dtype=torch.qint8)
+        return True
 
     @property
     def num_layers(self) -> int:

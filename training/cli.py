@@ -62,12 +62,7 @@ def train_command(
     db = Database(settings.resolved_database_url)
     try:
         registry = ModelRegistry(db, settings.resolved_registry_dir)
-        encoder = BaseEncoder(
-            settings.base_model,
-            device=settings.device,
-            max_length=settings.max_length,
-            adapt_layers=settings.adapt_layers,
-        )
+        encoder = BaseEncoder.from_settings(settings, for_training=True)
         version = registry.next_version(spec.name, tenant)
         staging = registry.staging_dir(spec.name)
         try:

@@ -23,7 +23,7 @@ from models.calibration import fit_temperature
 from models.encoder import BaseEncoder
 from models.tasks import TaskSpec
 from services.common.errors import InvalidArgument
-from training.data import Example, by_split, data_hash
+from training.data import Example, by_split, data_hash, write_examples
 from training.report import evaluate, write_report
 
 
@@ -116,4 +116,5 @@ def train_linear(
     )
     artifact.write_manifest()
     write_report(out_dir / "report", spec, report, artifact.metrics)
+    write_examples(out_dir / "report" / "test.jsonl", test)  # the promotion gate compares versions on it
     return artifact

@@ -44,9 +44,7 @@ def main() -> None:
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = ModelSettings()
-    encoder = BaseEncoder(
-        settings.base_model, device=settings.device, max_length=settings.max_length, adapt_layers=settings.adapt_layers
-    )
+    encoder = BaseEncoder.from_settings(settings, for_training=True)
     for task in arguments.task or sorted(default_tasks()):
         train_default(task, encoder, TrainConfig(epochs=arguments.epochs))
 

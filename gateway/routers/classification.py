@@ -1,4 +1,4 @@
-"""Classification: redact, then classify with every requested task in one pass; model listing."""
+"""Classification: redact, then classify with every requested task in one pass."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from fastapi import APIRouter
 from salesai.inference.v1 import inference_pb2
 from salesai.ingestion.v1 import ingestion_pb2
 
-from gateway.deps import BackendsDep, ModelCaller, ReaderCaller, RequestId
+from gateway.deps import BackendsDep, ReaderCaller, RequestId
 from gateway.schemas import (
     ClassifiedText,
     ClassifyCreate,
     ClassifyPublic,
-    ModelListPublic,
-    ModelVersionPublic,
     PredictionPublic,
 )
 
@@ -47,28 +45,5 @@ async def classify(body: ClassifyCreate, caller: ReaderCaller, backends: Backend
         results=[
             ClassifiedText(redacted_text=text, predictions=[PredictionPublic.from_pb(p) for p in row.predictions])
             for text, row in zip(texts, reply.results, strict=True)
-        ]
-    )
-
-
-@router.get("/models", response_model=ModelListPublic, summary="Task versions, their state and metrics")
-async def list_models(caller: ModelCaller, backends: BackendsDep, rid: RequestId, task: str = "") -> ModelListPublic:
-    reply = await backends.inference.ListModels(
-        inference_pb2.ListModelsRequest(task=task, tenant_id=caller.tenant_id), **backends.call_options(rid)
-    )
-    return ModelListPublic(
-        versions=[
-            ModelVersionPublic(
-                task=v.task,
-                version=v.version,
-                tenant_id=v.tenant_id,
-                state=inference_pb2.ModelState.Name(v.state).removeprefix("MODEL_STATE_").lower(),
-                labels=list(v.labels),
-                metrics=dict(v.metrics),
-                base_model_hash=v.base_model_hash,
-                data_hash=v.data_hash,
-                error=v.error,
-            )
-            for v in reply.versions
         ]
     )

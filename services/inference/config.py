@@ -22,6 +22,9 @@ class InferenceSettings(GrpcServiceSettings):
     max_batch_wait_ms: float = Field(
         2.0, ge=0, description="How long the micro-batcher waits for concurrent calls to join a batch."
     )
+    promotion_margin: float = Field(
+        0.02, ge=0, le=1, description="Largest test macro-F1 drop a promotion may bring without --force."
+    )
     install_pretrained: bool = Field(
         True, description="Register the shipped intent/risk adapters on start when a task has no version."
     )

@@ -1,15 +1,32 @@
-"""The inference service's logic: loaded task versions, the active version per task (and tenant), and
-classification through the micro-batcher. Swapping the active version is one dict assignment; a batch
-already running keeps the model objects it started with."""
+"""The inference service's logic: loaded task versions, traffic routes per task (and tenant), classification
+through the micro-batcher, and the hot-swap lifecycle.
+
+Lifecycle of a version: registered → load (compatibility check, smoke evaluation on its test split, warm-up)
+→ ready → canary / shadow / stable → drained and unloaded. A route is an immutable value swapped in one
+assignment, so a request sees either the old route or the new one, never a mix; a batch already running keeps
+the model objects it started with, and unloading waits for those batches to finish (drain).
+
+Routing of one request for one task: the tenant's own route if it has a stable version, else the global one.
+A canary takes ``canary_percent`` of conversations (sticky: the same conversation always lands on the same
+side); canary requests also run the stable version to measure agreement. A shadow version runs on live
+traffic in the background; its answers are compared and recorded, never returned.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import time
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
+from prometheus_client import Counter, Gauge, Histogram
+from sklearn.metrics import f1_score
 
 from models.artifacts import TaskModel, load_task_model
 from models.encoder import BaseEncoder
@@ -17,20 +34,97 @@ from models.registry import ModelRegistry, VersionInfo
 from models.runtime import Prediction, classify
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError
 from services.common.storage import Database, upgrade
+from services.common.storage.models import AuditEvent
 from services.inference.batcher import MicroBatcher
 from services.inference.config import InferenceSettings
 
 log = logging.getLogger("salesai.inference")
 
 Key = tuple[str, str, str]  # tenant, task, version
+RouteKey = tuple[str, str]  # tenant, task
 WARM_UP_TEXTS = ("预算冻结了，报价先暂停吧", "Could you send the price list for 50 seats?")
+TEST_SPLIT = Path("report") / "test.jsonl"
+
+PREDICTIONS = Counter(
+    "salesai_inference_predictions_total", "Predictions returned or compared", ["task", "version", "route"]
+)
+BATCH_SECONDS = Histogram(
+    "salesai_inference_batch_seconds",
+    "Wall time of one micro-batch",
+    buckets=(0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+CONFIDENCE = Histogram(
+    "salesai_inference_confidence",
+    "Confidence of returned predictions",
+    ["task", "version"],
+    buckets=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
+)
+AGREEMENT = Gauge(
+    "salesai_inference_agreement_ratio", "Share of live messages where two versions agree", ["task", "version", "kind"]
+)
+SHADOW_DROPPED = Counter("salesai_inference_shadow_dropped_total", "Shadow comparisons skipped under load", ["task"])
+
+
+@dataclass(frozen=True)
+class Route:
+    stable: str | None = None
+    canary: str | None = None
+    canary_percent: float = 0.0
+    shadow: str | None = None
+    previous: str | None = None
+
+
+@dataclass
+class Agreement:
+    compared: int = 0
+    agreed: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.agreed / self.compared if self.compared else 0.0
 
 
 @dataclass(frozen=True)
 class VersionState:
     info: VersionInfo
-    state: str  # registered | ready | active | failed
+    state: str  # registered | ready | active | canary | shadow | failed
     error: str = ""
+    smoke_macro_f1: float | None = None
+
+
+@dataclass(frozen=True)
+class TrafficState:
+    tenant_id: str
+    task: str
+    route: Route
+    canary_agreement: Agreement = field(default_factory=Agreement)
+    shadow_agreement: Agreement = field(default_factory=Agreement)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    forced: bool
+    candidate_macro_f1: float
+    serving_macro_f1: float
+    margin: float
+    test_examples: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one Classify call runs: the served model per task, plus the stable model beside a canary."""
+
+    served: tuple[TaskModel, ...]
+    routes: tuple[str, ...]  # stable | canary, per task
+    compare: tuple[TaskModel | None, ...]
+    shadow: tuple[TaskModel | None, ...]
+
+
+def _bucket(task: str, sticky: str) -> float:
+    digest = hashlib.sha256(f"{task}\x00{sticky}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 * 100
 
 
 class InferenceCore:
@@ -41,9 +135,7 @@ class InferenceCore:
         models = settings.models
         if models.torch_threads:
             torch.set_num_threads(models.torch_threads)
-        self.encoder = encoder or BaseEncoder(
-            models.base_model, device=models.device, max_length=models.max_length, adapt_layers=models.adapt_layers
-        )
+        self.encoder = encoder or BaseEncoder.from_settings(models)
         upgrade(settings.resolved_database_url)
         self.db = db or Database(settings.resolved_database_url)
         self.registry = ModelRegistry(self.db, models.resolved_registry_dir)
@@ -53,14 +145,20 @@ class InferenceCore:
         self._lock = threading.RLock()
         self._loaded: dict[Key, TaskModel] = {}
         self._failed: dict[Key, str] = {}
-        self._active: dict[tuple[str, str], str] = {}
+        self._smoke: dict[Key, float] = {}
+        self._routes: dict[RouteKey, Route] = {}
+        self._agreement: dict[tuple[RouteKey, str, str], Agreement] = defaultdict(Agreement)
+        self._inflight: dict[Key, int] = defaultdict(int)
+        self._drained = threading.Condition(self._lock)
+        self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="shadow")
+        self._shadow_pending = 0
         self.batcher = MicroBatcher(
             self._run, max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_batch_wait_ms
         )
         for info in self.registry.list():
             if info.stage == "production":
                 try:
-                    self.activate(info.task, info.version, info.tenant_id)
+                    self.activate(info.task, info.version, info.tenant_id, actor="startup")
                 except SalesAIError as error:
                     log.error(
                         "could not activate the production version",
@@ -71,24 +169,56 @@ class InferenceCore:
 
     def _run(self, key: tuple[tuple[TaskModel, ...], bool], texts: list[str]) -> list[list[Prediction]]:
         models, explain = key
-        return classify(self.encoder, models, texts, explain=explain)
+        keys = [m.key for m in models]
+        with self._lock:
+            for k in keys:
+                self._inflight[k] += 1
+        started = time.perf_counter()
+        try:
+            return classify(self.encoder, models, texts, explain=explain)
+        finally:
+            BATCH_SECONDS.observe(time.perf_counter() - started)
+            with self._lock:
+                for k in keys:
+                    self._inflight[k] -= 1
+                self._drained.notify_all()
 
-    def resolve(self, tenant_id: str, tasks: Sequence[str]) -> tuple[TaskModel, ...]:
+    def _route_of(self, tenant_id: str, task: str) -> tuple[RouteKey, Route]:
+        own = self._routes.get((tenant_id, task))
+        if own is not None and own.stable is not None:
+            return (tenant_id, task), own
+        shared = self._routes.get(("", task))
+        if shared is not None and shared.stable is not None:
+            return ("", task), shared
+        known = sorted({t for (tenant, t), r in self._routes.items() if r.stable and tenant in ("", tenant_id)})
+        raise NotFound(f"task {task!r} has no active model; active tasks: {', '.join(known) or 'none'}")
+
+    def plan(self, tenant_id: str, tasks: Sequence[str], sticky: str) -> _Plan:
         names = list(dict.fromkeys(tasks or self.settings.default_tasks))
-        chosen = []
-        for name in names:
-            version = self._active.get((tenant_id, name))
-            owner = tenant_id
-            if version is None:
-                version, owner = self._active.get(("", name)), ""
-            if version is None:
-                known = sorted({task for _tenant, task in self._active})
-                raise NotFound(f"task {name!r} has no active model; active tasks: {', '.join(known) or 'none'}")
-            chosen.append(self._loaded[(owner, name, version)])
-        return tuple(chosen)
+        served, routes, compare, shadow = [], [], [], []
+        with self._lock:
+            for name in names:
+                (owner, _), route = self._route_of(tenant_id, name)
+                stable = self._loaded[(owner, name, route.stable or "")]
+                on_canary = route.canary is not None and _bucket(name, sticky) < route.canary_percent
+                if on_canary:
+                    served.append(self._loaded[(owner, name, route.canary or "")])
+                    routes.append("canary")
+                    compare.append(stable)
+                else:
+                    served.append(stable)
+                    routes.append("stable")
+                    compare.append(None)
+                shadow.append(self._loaded.get((owner, name, route.shadow)) if route.shadow else None)
+        return _Plan(tuple(served), tuple(routes), tuple(compare), tuple(shadow))
 
     def classify(
-        self, tenant_id: str, texts: Sequence[str], tasks: Sequence[str] = (), explain: bool = True
+        self,
+        tenant_id: str,
+        texts: Sequence[str],
+        tasks: Sequence[str] = (),
+        explain: bool = True,
+        conversation_id: str = "",
     ) -> list[list[Prediction]]:
         if not texts:
             raise InvalidArgument("texts must hold at least one text", field="texts")
@@ -101,23 +231,79 @@ class InferenceCore:
                 raise InvalidArgument(
                     f"texts[{index}] is longer than {self.settings.max_text_chars} characters", field="texts"
                 )
-        models = self.resolve(tenant_id, tasks)
-        return self.batcher((models, explain), list(texts))
+        plan = self.plan(tenant_id, tasks, conversation_id or texts[0])
+        extra = tuple(m for m in plan.compare if m is not None)
+        results = self.batcher((plan.served + extra, explain), list(texts))
+        served = [row[: len(plan.served)] for row in results]
+        for i, (model, route) in enumerate(zip(plan.served, plan.routes, strict=True)):
+            version = model.artifact.version
+            PREDICTIONS.labels(model.task.name, version, route).inc(len(texts))
+            for row in served:
+                CONFIDENCE.labels(model.task.name, version).observe(row[i].confidence)
+        if extra:
+            position = len(plan.served)
+            for i, stable in enumerate(plan.compare):
+                if stable is None:
+                    continue
+                self._agree(plan.served[i], "canary", [row[i].label for row in served], [r[position] for r in results])
+                position += 1
+        if any(plan.shadow):
+            self._submit_shadow(plan, texts, [[p.label for p in row] for row in served])
+        return served
+
+    def _agree(self, candidate: TaskModel, kind: str, labels: list[str], reference: Sequence[Prediction]) -> None:
+        owner, task, version = candidate.key
+        with self._lock:
+            counter = self._agreement[((owner, task), kind, version)]
+            counter.compared += len(labels)
+            counter.agreed += sum(a == b.label for a, b in zip(labels, reference, strict=True))
+            AGREEMENT.labels(task, version, kind).set(counter.rate)
+
+    def _submit_shadow(self, plan: _Plan, texts: Sequence[str], served: list[list[str]]) -> None:
+        with self._lock:
+            if self._shadow_pending >= 4:  # never let shadow work pile up behind live traffic
+                for model in plan.shadow:
+                    if model is not None:
+                        SHADOW_DROPPED.labels(model.task.name).inc()
+                return
+            self._shadow_pending += 1
+
+        def run() -> None:
+            try:
+                for i, model in enumerate(plan.shadow):
+                    if model is None:
+                        continue
+                    got = self.batcher(((model,), False), list(texts))
+                    PREDICTIONS.labels(model.task.name, model.artifact.version, "shadow").inc(len(texts))
+                    self._agree(model, "shadow", [row[i] for row in served], [row[0] for row in got])
+            except SalesAIError:
+                log.warning("shadow comparison failed")
+            finally:
+                with self._lock:
+                    self._shadow_pending -= 1
+
+        self._shadow_pool.submit(run)
 
     def warm_up(self) -> None:
         with self._lock:
-            active = list(self._active)
-        for tenant_id, _task in active:
-            self.classify(tenant_id, WARM_UP_TEXTS, [task for t, task in active if t == tenant_id])
+            routes = [key for key, route in self._routes.items() if route.stable]
+        for tenant_id, task in routes:
+            self.classify(tenant_id, WARM_UP_TEXTS, [task])
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     def state(self, info: VersionInfo) -> VersionState:
         key = (info.tenant_id, info.task, info.version)
-        if self._active.get((info.tenant_id, info.task)) == info.version:
-            return VersionState(info, "active")
+        route = self._routes.get((info.tenant_id, info.task), Route())
+        smoke = self._smoke.get(key)
+        if route.stable == info.version:
+            return VersionState(info, "active", smoke_macro_f1=smoke)
+        if route.canary == info.version:
+            return VersionState(info, "canary", smoke_macro_f1=smoke)
+        if route.shadow == info.version:
+            return VersionState(info, "shadow", smoke_macro_f1=smoke)
         if key in self._loaded:
-            return VersionState(info, "ready")
+            return VersionState(info, "ready", smoke_macro_f1=smoke)
         if key in self._failed:
             return VersionState(info, "failed", self._failed[key])
         return VersionState(info, "registered")
@@ -125,37 +311,224 @@ class InferenceCore:
     def list(self, task: str | None = None, tenant_id: str | None = None) -> list[VersionState]:
         return [self.state(info) for info in self.registry.list(task or None, tenant_id)]
 
-    def load(self, task: str, version: str, tenant_id: str = "") -> VersionState:
-        """Load a registered version into memory (idempotent). A broken artifact fails here, serving nothing."""
+    def load(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
+        """Load a registered version (idempotent): compatibility check, smoke evaluation, warm-up.
+
+        A broken artifact fails here, with the reason kept in the version's state; nothing that serves changes.
+        """
         info = self.registry.get(task, version, tenant_id)
         key = (tenant_id, task, version)
         with self._lock:
-            if key not in self._loaded:
-                try:
-                    model = load_task_model(self.registry.artifact(task, version, tenant_id), self.encoder)
-                except SalesAIError as error:
-                    self._failed[key] = error.message
-                    raise
-                self._loaded[key] = model
-                self._failed.pop(key, None)
+            if key in self._loaded:
+                return self.state(info)
+        try:
+            model = load_task_model(self.registry.artifact(task, version, tenant_id), self.encoder)
+            model.key = key
+            smoke = self._smoke_test(model)
+        except SalesAIError as error:
+            with self._lock:
+                self._failed[key] = error.message
+            self._audit(tenant_id, actor, "model.load", f"{task}/{version}", "failed", error.message)
+            raise
+        with self._lock:
+            self._loaded.setdefault(key, model)
+            self._failed.pop(key, None)
+            if smoke is not None:
+                self._smoke[key] = smoke
+        self._audit(tenant_id, actor, "model.load", f"{task}/{version}")
         return self.state(info)
 
-    def activate(self, task: str, version: str, tenant_id: str = "") -> VersionState:
-        """Load if needed, then make this version the one that serves ``task`` (atomic switch)."""
-        self.load(task, version, tenant_id)
+    def _smoke_test(self, model: TaskModel, limit: int = 64) -> float | None:
+        """Run the version on (part of) its own test split: it must answer, with finite probabilities."""
+        test = _test_split(model)[:limit]
+        texts = [text for text, _ in test] or list(WARM_UP_TEXTS)
+        predictions = classify(self.encoder, [model], texts, explain=False)
+        for row in predictions:
+            if not all(0.0 <= p <= 1.0 for p in row[0].probabilities.values()):
+                raise FailedPrecondition(f"{model.task.name} version {model.artifact.version} gives invalid outputs")
+        if not test:
+            return None
+        return float(f1_score([label for _, label in test], [r[0].label for r in predictions], average="macro"))
+
+    def _swap(self, tenant_id: str, task: str, **changes: object) -> Route:
         with self._lock:
+            route = replace(self._routes.get((tenant_id, task), Route()), **changes)  # type: ignore[arg-type]
+            self._routes[(tenant_id, task)] = route
+            return route
+
+    def activate(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
+        """Load if needed, then make this version the stable one for ``task`` (no gate: first activation)."""
+        self.load(task, version, tenant_id, actor)
+        with self._lock:
+            current = self._routes.get((tenant_id, task), Route())
             self.registry.set_stage(task, version, "production", tenant_id)
-            self._active[(tenant_id, task)] = version
+            changes: dict[str, object] = {"stable": version}
+            if current.stable and current.stable != version:
+                changes["previous"] = current.stable
+            if current.canary == version:
+                changes.update(canary=None, canary_percent=0.0)
+            if current.shadow == version:
+                changes["shadow"] = None
+            self._swap(tenant_id, task, **changes)
+        self._audit(tenant_id, actor, "model.activate", f"{task}/{version}")
         return self.state(self.registry.get(task, version, tenant_id))
 
-    def unload(self, task: str, version: str, tenant_id: str = "") -> VersionState:
-        info = self.registry.get(task, version, tenant_id)
+    def set_traffic(
+        self,
+        task: str,
+        tenant_id: str = "",
+        *,
+        canary: str | None = None,
+        canary_percent: float = 0.0,
+        shadow: str | None = None,
+        actor: str = "",
+    ) -> TrafficState:
+        if not 0.0 <= canary_percent <= 100.0:
+            raise InvalidArgument("canary_percent must be between 0 and 100", field="canary_percent")
+        current = self._routes.get((tenant_id, task), Route())
+        if current.stable is None:
+            raise FailedPrecondition(f"task {task!r} has no stable version to compare against; activate one first")
+        for version in (canary, shadow):
+            if version:
+                if version == current.stable:
+                    raise InvalidArgument(f"{task} version {version} is already the stable version")
+                self.load(task, version, tenant_id, actor)
+        self._swap(
+            tenant_id,
+            task,
+            canary=canary or None,
+            canary_percent=canary_percent if canary else 0.0,
+            shadow=shadow or None,
+        )
         with self._lock:
-            if self._active.get((tenant_id, task)) == version:
-                raise FailedPrecondition(f"{task} version {version} is serving; activate another version first")
-            self._loaded.pop((tenant_id, task, version), None)
+            for kind, version in (("canary", canary), ("shadow", shadow)):
+                if version:
+                    self._agreement.pop(((tenant_id, task), kind, version), None)
+        self._audit(
+            tenant_id,
+            actor,
+            "model.traffic",
+            task,
+            reason=f"canary={canary or '-'}@{canary_percent:g}% shadow={shadow or '-'}",
+        )
+        return self.traffic(task, tenant_id)
+
+    def traffic(self, task: str, tenant_id: str = "") -> TrafficState:
+        with self._lock:
+            route = self._routes.get((tenant_id, task))
+            if route is None:
+                raise NotFound(
+                    f"task {task!r} has no route for {'tenant ' + tenant_id if tenant_id else 'all tenants'}"
+                )
+            canary = self._agreement.get(((tenant_id, task), "canary", route.canary or ""), Agreement())
+            shadow = self._agreement.get(((tenant_id, task), "shadow", route.shadow or ""), Agreement())
+            return TrafficState(tenant_id, task, route, replace(canary), replace(shadow))
+
+    def evaluate(self, model: TaskModel, test: list[tuple[str, str]]) -> float:
+        predicted: list[str] = []
+        for start in range(0, len(test), 64):
+            chunk = [text for text, _ in test[start : start + 64]]
+            predicted += [row[0].label for row in self.batcher(((model,), False), chunk)]
+        return float(f1_score([label for _, label in test], predicted, average="macro"))
+
+    def promote(
+        self, task: str, version: str, tenant_id: str = "", *, force: bool = False, actor: str = "", reason: str = ""
+    ) -> tuple[TrafficState, GateResult]:
+        """Gate on test-split macro-F1 against the serving version, then make ``version`` stable."""
+        if force and not reason.strip():
+            raise InvalidArgument("a forced promotion needs a reason", field="reason")
+        self.load(task, version, tenant_id, actor)
+        route = self._routes.get((tenant_id, task), Route())
+        candidate = self._loaded[(tenant_id, task, version)]
+        margin = self.settings.promotion_margin
+        if route.stable is None or route.stable == version:
+            gate = GateResult(True, False, 0.0, 0.0, margin, 0, "no other version serves this task")
+        else:
+            serving = self._loaded[(tenant_id, task, route.stable)]
+            if serving.task.labels != candidate.task.labels:
+                detail = "labels differ from the serving version's"
+                gate = GateResult(False, force, 0.0, 0.0, margin, 0, detail)
+            else:
+                test = _test_split(candidate) or _test_split(serving)
+                if not test:
+                    gate = GateResult(False, force, 0.0, 0.0, margin, 0, "no test split to compare on")
+                else:
+                    ours, theirs = self.evaluate(candidate, test), self.evaluate(serving, test)
+                    passed = ours >= theirs - margin
+                    detail = (
+                        f"macro-F1 {ours:.4f} vs serving {theirs:.4f} on {len(test)} test messages "
+                        f"(allowed drop {margin:.4f})"
+                    )
+                    gate = GateResult(passed, force and not passed, ours, theirs, margin, len(test), detail)
+        if not gate.passed and not force:
+            self._audit(tenant_id, actor, "model.promote", f"{task}/{version}", "refused", gate.detail)
+            raise FailedPrecondition(f"promotion of {task} {version} refused: {gate.detail}")
+        self.activate(task, version, tenant_id, actor)
+        action = "model.promote.forced" if gate.forced else "model.promote"
+        self._audit(tenant_id, actor, action, f"{task}/{version}", reason=f"{reason} {gate.detail}".strip())
+        return self.traffic(task, tenant_id), gate
+
+    def rollback(self, task: str, tenant_id: str = "", actor: str = "") -> TrafficState:
+        """Re-activate the version that served before the last promotion (instant: it stays loaded)."""
+        route = self._routes.get((tenant_id, task), Route())
+        if not route.previous:
+            raise FailedPrecondition(f"task {task!r} has no previous version to roll back to")
+        self.activate(task, route.previous, tenant_id, actor)
+        self._audit(tenant_id, actor, "model.rollback", f"{task}/{route.previous}")
+        return self.traffic(task, tenant_id)
+
+    def unload(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
+        """Drop a version that no route uses, after the batches still running it finish (drain)."""
+        info = self.registry.get(task, version, tenant_id)
+        key = (tenant_id, task, version)
+        with self._lock:
+            route = self._routes.get((tenant_id, task), Route())
+            if version in (route.stable, route.canary, route.shadow):
+                raise FailedPrecondition(f"{task} version {version} is in use; move its traffic first")
+            model = self._loaded.pop(key, None)
+            if route.previous == version:
+                self._swap(tenant_id, task, previous=None)
+            deadline = time.monotonic() + self.settings.grace_seconds
+            while model is not None and self._inflight[key] > 0 and time.monotonic() < deadline:
+                self._drained.wait(0.05)
+        self._audit(tenant_id, actor, "model.unload", f"{task}/{version}")
         return self.state(info)
+
+    def _audit(
+        self, tenant_id: str, actor: str, action: str, target: str, outcome: str = "allowed", reason: str = ""
+    ) -> None:
+        if actor == "startup":
+            return
+        with self.db.session() as session, session.begin():
+            session.add(
+                AuditEvent(
+                    tenant_id=tenant_id or "*",
+                    actor=actor or "system",
+                    action=action,
+                    target_type="model",
+                    target_id=target,
+                    reason=reason[:1000],
+                    outcome=outcome,
+                )
+            )
 
     def close(self) -> None:
         self.batcher.close()
+        self._shadow_pool.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()
+
+
+def _test_split(model: TaskModel) -> list[tuple[str, str]]:
+    """The held-out test messages saved with a version (``report/test.jsonl``), if any."""
+    import json
+
+    path = model.artifact.path / TEST_SPLIT
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            if record.get("label") in model.task.labels:
+                rows.append((record["text"], record["label"]))
+    return rows

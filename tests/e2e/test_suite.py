@@ -148,3 +148,76 @@ def test_sigterm_stops_every_process_cleanly(tmp_path: Path) -> None:
     assert [r.spec.name for r in running.running] == ["ingestion", "inference", "gateway"]
     assert [p.wait(20) for p in processes] == [0, 0, 0]
     running.running.clear()
+
+
+def test_model_management_through_the_gateway(suite) -> None:
+    """A tenant's ml_engineer loads its own version, canaries it, promotes it and rolls back; roles are enforced."""
+    import shutil
+
+    from models.artifacts import MANIFEST
+    from models.registry import PRETRAINED_DIR, ModelRegistry
+
+    running, url, tokens = suite
+    data_dir = Path(running.data_dir)
+    settings = CommonSettings(data_dir=data_dir)
+    db = Database(settings.resolved_database_url)
+    staged = data_dir / "staged-intent"
+    shutil.copytree(PRETRAINED_DIR / "intent", staged)
+    manifest = json.loads((staged / MANIFEST).read_text())
+    manifest["version"] = "acme-1"
+    (staged / MANIFEST).write_text(json.dumps(manifest))
+    ModelRegistry(db, data_dir / "models").register(staged, tenant_id="acme")
+    db.dispose()
+
+    ml, admin = _auth(tokens["ml_engineer"]), _auth(tokens["admin"])
+    base = f"{url}/v1/models/intent"
+    listed = httpx.get(f"{url}/v1/models", params={"task": "intent"}, headers=ml, timeout=30).json()["versions"]
+    assert {(v["tenant_id"], v["version"]) for v in listed} == {("", "pretrained-1"), ("acme", "acme-1")}
+
+    assert httpx.post(f"{base}/versions/acme-1/promote", json={}, headers=_auth(tokens["labeller"])).status_code == 403
+    denied = httpx.put(f"{base}/traffic", params={"scope": "global"}, json={}, headers=ml)
+    assert denied.status_code == 403 and "admin" in denied.json()["error"]["message"]
+    glob = httpx.get(f"{base}/traffic", params={"scope": "global"}, headers=admin, timeout=30)
+    assert glob.status_code == 200 and glob.json()["stable_version"] == "pretrained-1"
+
+    loaded = httpx.post(f"{base}/versions/acme-1/load", headers=ml, timeout=120)
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["state"] == "ready" and loaded.json()["metrics"]["smoke_macro_f1"] > 0.7
+    # the tenant has no stable version of its own yet: activate it through promotion (no gate: nothing serves)
+    promoted = httpx.post(f"{base}/versions/acme-1/promote", json={}, headers=ml, timeout=120)
+    assert promoted.status_code == 200, promoted.text
+    assert promoted.json()["traffic"]["stable_version"] == "acme-1" and promoted.json()["gate"]["passed"]
+    reply = httpx.post(
+        f"{url}/v1/classify", json={"texts": ["预算冻结了"], "tasks": ["intent"]}, headers=_auth(tokens["crm_backend"])
+    )
+    assert reply.json()["results"][0]["predictions"][0]["model_version"] == "acme-1"
+    other = httpx.post(
+        f"{url}/v1/classify",
+        json={"texts": ["预算冻结了"], "tasks": ["intent"]},
+        headers=_auth(tokens["other_tenant_crm"]),
+    )
+    assert other.json()["results"][0]["predictions"][0]["model_version"] == "pretrained-1"  # globex: global version
+    assert httpx.post(f"{base}/rollback", headers=ml).status_code == 409  # nothing served acme before
+    missing = httpx.post(f"{base}/versions/v404/load", headers=ml, timeout=30)
+    assert missing.status_code == 404
+
+
+def test_models_cli_calls_the_same_api(suite) -> None:
+    import subprocess
+    import sys
+
+    _, url, tokens = suite
+    command = [sys.executable, "-c", "from services.cli import main; main()", "models", "traffic", "intent"]
+    env = {**os.environ, "SALESAI_URL": url}
+    shown = subprocess.run(
+        [*command, "--global"], env={**env, "SALESAI_API_KEY": tokens["admin"]}, capture_output=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert json.loads(shown.stdout)["stable_version"] == "pretrained-1"
+    refused = subprocess.run(
+        [*command, "--global", "--shadow", "pretrained-1"],
+        env={**env, "SALESAI_API_KEY": tokens["ml_engineer"]},
+        capture_output=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "403" in refused.stderr.decode()

@@ -30,10 +30,16 @@ Service = tuple[InferenceCore, inference_pb2_grpc.InferenceServiceStub]
 
 
 @pytest.fixture
-def service(encoder, secrets_env, tmp_path: Path) -> Iterator[Service]:
+def service(encoder, secrets_env, migrated_url: str) -> Iterator[Service]:
+    """The service on SQLite, then on a fresh PostgreSQL database (the registry is rows + folders)."""
     data = Path(secrets_env["SALESAI_DATA_DIR"])
     settings = InferenceSettings(
-        port=0, data_dir=data, max_texts=8, max_text_chars=2000, models=ModelSettings(data_dir=data)
+        port=0,
+        data_dir=data,
+        database_url=migrated_url,
+        max_texts=8,
+        max_text_chars=2000,
+        models=ModelSettings(data_dir=data, database_url=migrated_url),
     )
     server, port = create_server(settings, encoder=encoder)
     server.start()
