@@ -27,6 +27,7 @@ def get_keys(request: Request) -> KeyStore:
 
 
 def authenticate(
+    request: Request,
     keys: Annotated[KeyStore, Depends(get_keys)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
@@ -34,7 +35,9 @@ def authenticate(
     token = bearer.credentials if bearer else header
     if not token:
         raise Unauthenticated("missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`")
-    return keys.verify(token)
+    caller = keys.verify(token)
+    request.app.state.limiter.check(caller.key_id)
+    return caller
 
 
 def require(*roles: Role) -> Callable[[Caller], Caller]:

@@ -27,7 +27,8 @@ def error_response(err: SalesAIError) -> JSONResponse:
         "error": {"reason": err.reason, "message": err.message, "field": err.field},
         "request_id": request_id_var.get(),
     }
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if isinstance(err, Unavailable) else None
+    retry_after = getattr(err, "retry_after", None) or (RETRY_AFTER_SECONDS if isinstance(err, Unavailable) else None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
     return JSONResponse(body, status_code=err.http_status, headers=headers)
 
 

@@ -12,6 +12,7 @@ from gateway.backends import Backends
 from gateway.config import GatewaySettings
 from gateway.errors import install_error_handlers
 from gateway.middleware import GatewayMiddleware
+from gateway.ratelimit import RateLimiter
 from gateway.routers import classification, health, interactions, models
 from services.common.secrets import load_secrets
 from services.common.storage import Database, upgrade
@@ -24,6 +25,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         db = Database(settings.resolved_database_url)
         app.state.keys = KeyStore(db, load_secrets(settings).api_key_pepper, settings.key_cache_seconds)
         app.state.backends = Backends.connect(settings)
+        app.state.limiter = RateLimiter(settings.rate_limit)
         yield
         await app.state.backends.close()
         db.dispose()

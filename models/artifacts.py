@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from models.encoder import BaseEncoder, mean_pool
+from models.encoder import BaseEncoder, Batch
 from models.tasks import TaskSpec
 from services.common.errors import FailedPrecondition, InvalidArgument
 
@@ -125,8 +125,8 @@ class ClassificationHead(nn.Module):
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.out_proj = nn.Linear(hidden_size, num_labels)
 
-    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.out_proj(torch.tanh(self.dense(hidden[:, 0])))
+    def forward(self, hidden: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self.out_proj(torch.tanh(self.dense(batch.first(hidden))))
 
 
 class LinearHead(nn.Module):
@@ -136,8 +136,8 @@ class LinearHead(nn.Module):
         super().__init__()
         self.linear = nn.Linear(hidden_size, num_labels)
 
-    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.linear(mean_pool(hidden, attention_mask))
+    def forward(self, hidden: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self.linear(batch.mean(hidden))
 
 
 class TaskModel(nn.Module):
@@ -154,8 +154,9 @@ class TaskModel(nn.Module):
     def task(self) -> TaskSpec:
         return self.artifact.task
 
-    def logits(self, encoder: BaseEncoder, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(encoder.run_upper(self.layers, hidden, attention_mask), attention_mask)
+    def logits(self, encoder: BaseEncoder, hidden: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """[N, labels] for the packed texts of ``batch``, from the shared states ``hidden``."""
+        return self.head(encoder.run_upper(self.layers, hidden, batch.mask), batch)
 
 
 def check_compatible(artifact: ModelArtifact, encoder: BaseEncoder) -> None:

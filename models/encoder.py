@@ -11,6 +11,7 @@ import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,19 +28,36 @@ log = logging.getLogger("salesai.models")
 
 @dataclass
 class Batch:
-    """Tokenized texts: ids and mask on the device, character offsets of every token (CPU lists)."""
+    """Several texts packed into one sequence, with no padding.
 
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    offsets: list[list[tuple[int, int]]]
+    Every text keeps its own positions (0, 1, …) and attends only to itself (a block-diagonal mask), so the
+    result is exactly that of running each text alone, while the linear layers — most of the cost — see one
+    long matrix instead of many short padded ones.
+    """
+
+    input_ids: torch.Tensor  # [1, T]
+    position_ids: torch.Tensor  # [1, T]
+    starts: list[int]
+    lengths: list[int]
+    offsets: list[list[tuple[int, int]]]  # per text, per token: character span (CPU lists)
     tokens: list[list[str]]
+    mask: torch.Tensor | None  # [1, 1, T, T] bool (True = may attend); None for a single text
 
+    def __len__(self) -> int:
+        return len(self.starts)
 
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """L2-normalised mean of the token states: E5's sentence embedding."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-    return torch.nn.functional.normalize(pooled, dim=-1)
+    def first(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Each text's first-token state: [N, H]."""
+        return hidden[0, self.starts]
+
+    def mean(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Each text's L2-normalised mean token state (E5's sentence embedding): [N, H]."""
+        pooled = torch.stack([hidden[0, a : a + n].mean(0) for a, n in zip(self.starts, self.lengths, strict=True)])
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def per_text(self, values: torch.Tensor) -> list[torch.Tensor]:
+        """Split a [T, ...] tensor into one slice per text."""
+        return [values[a : a + n] for a, n in zip(self.starts, self.lengths, strict=True)]
 
 
 class BaseEncoder:
@@ -51,10 +69,12 @@ class BaseEncoder:
         max_length: int = 128,
         adapt_layers: int = 4,
         quantize: str = "none",
+        pack_tokens: int = 512,
     ) -> None:
         self.name = resolve_base_model(name_or_path)
         self.device = resolve_device(device)
         self.max_length = max_length
+        self.pack_tokens = max(pack_tokens, max_length)
         self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(self.name)
         model = AutoModel.from_pretrained(self.name, add_pooling_layer=False)
         model.eval().requires_grad_(False).to(self.device)
@@ -105,22 +125,41 @@ class BaseEncoder:
     def upper_indices(self) -> list[int]:
         return list(range(self.split, self.num_layers))
 
-    def tokenize(self, texts: Sequence[str]) -> Batch:
-        encoded = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_offsets_mapping=True,
-            return_tensors="pt",
-        )
-        offsets = [[(int(a), int(b)) for a, b in row] for row in encoded.pop("offset_mapping").tolist()]
-        tokens = [self.tokenizer.convert_ids_to_tokens(row) for row in encoded["input_ids"].tolist()]
+    def tokenize(self, texts: Sequence[str]) -> list[Batch]:
+        """Tokenize (truncating to ``max_length``) and pack into batches of at most ``pack_tokens`` tokens."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, return_offsets_mapping=True)
+        packs: list[Batch] = []
+        group: list[int] = []
+        size = 0
+        for index, ids in enumerate(encoded["input_ids"]):
+            if group and size + len(ids) > self.pack_tokens:
+                packs.append(self._pack(encoded, group))
+                group, size = [], 0
+            group.append(index)
+            size += len(ids)
+        if group:
+            packs.append(self._pack(encoded, group))
+        return packs
+
+    def _pack(self, encoded: Any, indices: list[int]) -> Batch:
+        ids = [encoded["input_ids"][i] for i in indices]
+        lengths = [len(row) for row in ids]
+        starts = [sum(lengths[:k]) for k in range(len(lengths))]
+        total = sum(lengths)
+        mask = None
+        if len(ids) > 1:
+            segment = torch.repeat_interleave(torch.arange(len(ids)), torch.tensor(lengths))
+            mask = (segment[:, None] == segment[None, :])[None, None].to(self.device)
         return Batch(
-            input_ids=encoded["input_ids"].to(self.device),
-            attention_mask=encoded["attention_mask"].to(self.device),
-            offsets=offsets,
-            tokens=tokens,
+            input_ids=torch.tensor([sum(ids, [])], device=self.device),
+            position_ids=torch.tensor([[p for n in lengths for p in range(n)]], device=self.device),
+            starts=starts,
+            lengths=lengths,
+            offsets=[[(int(a), int(b)) for a, b in encoded["offset_mapping"][i]] for i in indices],
+            tokens=[self.tokenizer.convert_ids_to_tokens(row) for row in ids],
+            mask=mask if total else None,
         )
 
     def layer_mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor | None:
@@ -130,18 +169,26 @@ class BaseEncoder:
         return create_bidirectional_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask)
 
     def lower(self, batch: Batch) -> torch.Tensor:
-        """Hidden states after the shared layers (no gradient; run once per message for every task).
+        """Hidden states after the shared layers, [1, T, H] (no gradient; run once per message for every task).
 
         ``no_grad`` rather than ``inference_mode``: evidence takes gradients with respect to these states.
         """
         with torch.no_grad():
-            hidden = self.model.embeddings(input_ids=batch.input_ids)
-            mask = self.layer_mask(hidden, batch.attention_mask)
+            hidden = self.model.embeddings(input_ids=batch.input_ids, position_ids=batch.position_ids)
             for layer in self.layers[: self.split]:
-                hidden = layer(hidden, mask)
+                hidden = layer(hidden, batch.mask)
         return hidden
 
-    def run_upper(self, layers: nn.ModuleList, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def run_upper(self, layers: nn.ModuleList, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Run ``layers`` on packed states (``mask``: a Batch's block-diagonal mask)."""
+        for layer in layers:
+            hidden = layer(hidden, mask)
+        return hidden
+
+    def run_upper_padded(
+        self, layers: nn.ModuleList, hidden: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Run ``layers`` on padded states [N, T, H] with a [N, T] padding mask (training)."""
         mask = self.layer_mask(hidden, attention_mask)
         for layer in layers:
             hidden = layer(hidden, mask)
@@ -151,12 +198,11 @@ class BaseEncoder:
         """A private copy of the upper layers (a task merges its LoRA weights into it)."""
         return copy.deepcopy(self.layers[self.split :])
 
-    def embed(self, texts: Sequence[str], prefix: str = "query: ", batch_size: int = 64) -> torch.Tensor:
+    def embed(self, texts: Sequence[str], prefix: str = "query: ") -> torch.Tensor:
         """L2-normalised mean-pooled sentence embeddings from the whole (frozen) encoder, as E5 defines them."""
         chunks = []
-        for start in range(0, len(texts), batch_size):
-            batch = self.tokenize([prefix + t for t in texts[start : start + batch_size]])
+        for batch in self.tokenize([prefix + t for t in texts]):
             with torch.inference_mode():
-                hidden = self.run_upper(self.layers[self.split :], self.lower(batch), batch.attention_mask)
-                chunks.append(mean_pool(hidden, batch.attention_mask).cpu())
+                hidden = self.run_upper(self.layers[self.split :], self.lower(batch), batch.mask)
+                chunks.append(batch.mean(hidden).cpu())
         return torch.cat(chunks) if chunks else torch.empty(0, self.config.hidden_size)

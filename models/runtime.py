@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from models.artifacts import TaskModel
-from models.encoder import BaseEncoder
+from models.encoder import BaseEncoder, Batch
 from models.evidence import Span, top_spans, word_spans
 
 
@@ -35,31 +35,45 @@ class Prediction:
 def classify(
     encoder: BaseEncoder, models: Sequence[TaskModel], texts: Sequence[str], *, explain: bool = True, top_k: int = 3
 ) -> list[list[Prediction]]:
-    """Per text, one prediction per model, in the order given. Texts must already be redacted."""
+    """Per text, one prediction per model, in the order given. Texts must already be redacted.
+
+    The texts are packed (no padding); the shared lower layers run once per pack whatever the number of models.
+    """
+    results: list[list[Prediction]] = [[] for _ in texts]
     if not texts or not models:
-        return [[] for _ in texts]
-    batch = encoder.tokenize(texts)
+        return results
+    offset = 0
+    for batch in encoder.tokenize(texts):
+        chunk = texts[offset : offset + len(batch)]
+        for row, predictions in enumerate(_classify_pack(encoder, models, batch, chunk, explain, top_k)):
+            results[offset + row] = predictions
+        offset += len(batch)
+    return results
+
+
+def _classify_pack(
+    encoder: BaseEncoder, models: Sequence[TaskModel], batch: Batch, texts: Sequence[str], explain: bool, top_k: int
+) -> list[list[Prediction]]:
     shared = encoder.lower(batch)
     results: list[list[Prediction]] = [[] for _ in texts]
     for model in models:
         task = model.task
         temperature = model.artifact.temperature
+        attribution: list[list[float]] | None = None
         if explain:
             with torch.enable_grad():
                 hidden = shared.detach().requires_grad_(True)
-                logits = model.logits(encoder, hidden, batch.attention_mask) / temperature
-                log_probs = torch.log_softmax(logits, dim=-1)
+                log_probs = torch.log_softmax(model.logits(encoder, hidden, batch) / temperature, dim=-1)
                 chosen = log_probs.argmax(dim=-1)
                 log_probs.gather(1, chosen.unsqueeze(1)).sum().backward()
                 assert hidden.grad is not None
-                attribution = (hidden.grad * hidden).sum(-1).detach()
+                per_token = (hidden.grad * hidden).sum(-1)[0].detach().float().cpu()
+            attribution = [values.tolist() for values in batch.per_text(per_token)]
             probabilities = log_probs.detach().exp()
         else:
             with torch.inference_mode():
-                logits = model.logits(encoder, shared, batch.attention_mask) / temperature
-                probabilities = torch.softmax(logits, dim=-1)
+                probabilities = torch.softmax(model.logits(encoder, shared, batch) / temperature, dim=-1)
         probabilities_cpu = probabilities.float().cpu()
-        attribution_cpu = attribution.float().cpu() if explain else None
         for row, text in enumerate(texts):
             probs = probabilities_cpu[row].tolist()
             best = max(range(len(probs)), key=probs.__getitem__)
@@ -67,14 +81,8 @@ def classify(
             if task.out_of_scope_label and probs[best] < task.min_confidence:
                 label = task.out_of_scope_label
             evidence: list[Span] = []
-            if attribution_cpu is not None:
-                length = int(batch.attention_mask[row].sum())
-                words = word_spans(
-                    text,
-                    batch.offsets[row][:length],
-                    batch.tokens[row][:length],
-                    attribution_cpu[row][:length].tolist(),
-                )
+            if attribution is not None:
+                words = word_spans(text, batch.offsets[row], batch.tokens[row], attribution[row])
                 evidence = top_spans(text, words, top_k)
             results[row].append(
                 Prediction(

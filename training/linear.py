@@ -34,9 +34,9 @@ class LinearConfig:
     seed: int = 13
 
 
-def sentence_features(encoder: BaseEncoder, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+def sentence_features(encoder: BaseEncoder, texts: list[str]) -> torch.Tensor:
     """What a linear head sees at serving time: the mean-pooled output of the frozen encoder (no prompt)."""
-    return encoder.embed(texts, prefix="", batch_size=batch_size)
+    return encoder.embed(texts, prefix="")
 
 
 def train_linear(

@@ -77,14 +77,10 @@ class _Cached:
     labels: torch.Tensor
 
 
-def _cache(encoder: BaseEncoder, examples: list[Example], spec: TaskSpec, batch_size: int = 64) -> _Cached:
+def _cache(encoder: BaseEncoder, examples: list[Example], spec: TaskSpec) -> _Cached:
     states: list[torch.Tensor] = []
-    for start in range(0, len(examples), batch_size):
-        chunk = examples[start : start + batch_size]
-        batch = encoder.tokenize([e.text for e in chunk])
-        hidden = encoder.lower(batch)
-        lengths = batch.attention_mask.sum(1).tolist()
-        states.extend(hidden[i, : int(n)].clone() for i, n in enumerate(lengths))
+    for batch in encoder.tokenize([e.text for e in examples]):
+        states.extend(state.clone() for state in batch.per_text(encoder.lower(batch)[0]))
     labels = torch.tensor([spec.index(e.label) for e in examples], dtype=torch.long)
     return _Cached(states, labels)
 
@@ -116,7 +112,7 @@ class _Upper(torch.nn.Module):
         self.classifier = inner.classifier
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder.run_upper(self.layers, hidden, mask)
+        hidden = self.encoder.run_upper_padded(self.layers, hidden, mask)
         if self.pooler is not None:
             return self.classifier(self.dropout(self.pooler(hidden)))
         return self.classifier(hidden)

@@ -25,6 +25,9 @@ class InferenceSettings(GrpcServiceSettings):
     promotion_margin: float = Field(
         0.02, ge=0, le=1, description="Largest test macro-F1 drop a promotion may bring without --force."
     )
+    evaluation_chunk: int = Field(
+        8, ge=1, le=256, description="Texts per micro-batch when a version is evaluated beside live traffic."
+    )
     install_pretrained: bool = Field(
         True, description="Register the shipped intent/risk adapters on start when a task has no version."
     )

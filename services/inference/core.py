@@ -146,6 +146,7 @@ class InferenceCore:
         self._loaded: dict[Key, TaskModel] = {}
         self._failed: dict[Key, str] = {}
         self._smoke: dict[Key, float] = {}
+        self._scores: dict[tuple[Key, str], float] = {}
         self._routes: dict[RouteKey, Route] = {}
         self._agreement: dict[tuple[RouteKey, str, str], Agreement] = defaultdict(Agreement)
         self._inflight: dict[Key, int] = defaultdict(int)
@@ -339,16 +340,26 @@ class InferenceCore:
         return self.state(info)
 
     def _smoke_test(self, model: TaskModel, limit: int = 64) -> float | None:
-        """Run the version on (part of) its own test split: it must answer, with finite probabilities."""
-        test = _test_split(model)[:limit]
+        """Run the version on (part of) its own test split: it must answer, with valid probabilities.
+
+        It runs beside live traffic, through the micro-batcher in small chunks, so serving latency barely moves.
+        """
+        test = _balanced(_test_split(model), limit)
         texts = [text for text, _ in test] or list(WARM_UP_TEXTS)
-        predictions = classify(self.encoder, [model], texts, explain=False)
+        predictions = self._predict(model, texts)
         for row in predictions:
-            if not all(0.0 <= p <= 1.0 for p in row[0].probabilities.values()):
+            if not all(0.0 <= p <= 1.0 for p in row.probabilities.values()):
                 raise FailedPrecondition(f"{model.task.name} version {model.artifact.version} gives invalid outputs")
         if not test:
             return None
-        return float(f1_score([label for _, label in test], [r[0].label for r in predictions], average="macro"))
+        return float(f1_score([label for _, label in test], [r.label for r in predictions], average="macro"))
+
+    def _predict(self, model: TaskModel, texts: Sequence[str]) -> list[Prediction]:
+        chunk = self.settings.evaluation_chunk
+        out: list[Prediction] = []
+        for start in range(0, len(texts), chunk):
+            out += [row[0] for row in self.batcher(((model,), False), list(texts[start : start + chunk]))]
+        return out
 
     def _swap(self, tenant_id: str, task: str, **changes: object) -> Route:
         with self._lock:
@@ -425,11 +436,12 @@ class InferenceCore:
             return TrafficState(tenant_id, task, route, replace(canary), replace(shadow))
 
     def evaluate(self, model: TaskModel, test: list[tuple[str, str]]) -> float:
-        predicted: list[str] = []
-        for start in range(0, len(test), 64):
-            chunk = [text for text, _ in test[start : start + 64]]
-            predicted += [row[0].label for row in self.batcher(((model,), False), chunk)]
-        return float(f1_score([label for _, label in test], predicted, average="macro"))
+        """Macro-F1 of ``model`` on ``test`` (cached per version and test set)."""
+        key = (model.key, hashlib.sha256(repr(test).encode()).hexdigest())
+        if key not in self._scores:
+            predicted = [p.label for p in self._predict(model, [text for text, _ in test])]
+            self._scores[key] = float(f1_score([label for _, label in test], predicted, average="macro"))
+        return self._scores[key]
 
     def promote(
         self, task: str, version: str, tenant_id: str = "", *, force: bool = False, actor: str = "", reason: str = ""
@@ -532,3 +544,17 @@ def _test_split(model: TaskModel) -> list[tuple[str, str]]:
             if record.get("label") in model.task.labels:
                 rows.append((record["text"], record["label"]))
     return rows
+
+
+def _balanced(rows: list[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` rows taken round-robin over the labels (a test split is often sorted by label)."""
+    by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    out: list[tuple[str, str]] = []
+    queues = list(by_label.values())
+    while len(out) < limit and any(queues):
+        for queue in queues:
+            if queue and len(out) < limit:
+                out.append(queue.pop(0))
+    return out

@@ -7,8 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from gateway.auth import KeyStore
 from gateway.config import GatewaySettings
 from gateway.main import create_app
+from services.common.roles import Role
 from services.common.storage import Database
 from services.common.storage.models import AuditEvent, ConversationPseudonyms, Interaction, RawText
 
@@ -143,3 +145,16 @@ def test_export_and_erase_a_customer(client: TestClient, tokens: dict[str, str],
         left = s.scalars(select(ConversationPseudonyms.customer_id)).all()
         assert left == ["c-other"]
     db.dispose()
+
+
+def test_each_key_is_rate_limited_with_retry_after(gateway_settings: GatewaySettings) -> None:
+    settings = gateway_settings.model_copy(update={"rate_limit": "3/minute"})
+    with TestClient(create_app(settings), raise_server_exceptions=False) as limited:
+        keys: KeyStore = limited.app.state.keys  # type: ignore[attr-defined]
+        first = keys.create("acme", Role.CRM_BACKEND).token
+        second = keys.create("acme", Role.CRM_BACKEND).token
+        replies = [limited.post("/v1/redact", json={"text": "hi"}, headers=auth(first)) for _ in range(4)]
+        assert [r.status_code for r in replies] == [200, 200, 200, 429]
+        assert replies[-1].json()["error"]["reason"] == "resource_exhausted"
+        assert 1 <= int(replies[-1].headers["Retry-After"]) <= 60
+        assert limited.post("/v1/redact", json={"text": "hi"}, headers=auth(second)).status_code == 200  # per key

@@ -46,9 +46,9 @@ def test_fast_path_equals_a_plain_peft_load(small_artifact, encoder) -> None:
     with torch.no_grad():
         expected = reference(**encoder.tokenizer(texts, padding=True, return_tensors="pt")).logits
     model = load_task_model(small_artifact, encoder)
-    batch = encoder.tokenize(texts)
+    (batch,) = encoder.tokenize(texts)  # all four packed into one sequence
     with torch.no_grad():
-        ours = model.logits(encoder, encoder.lower(batch), batch.attention_mask)
+        ours = model.logits(encoder, encoder.lower(batch), batch)
     assert torch.allclose(ours, expected, atol=1e-4), (ours - expected).abs().max()
 
 
@@ -74,13 +74,23 @@ def test_predictions_are_calibrated_distributions_with_evidence_inside_the_text(
         assert with_evidence[0].label == without[0].label and without[0].evidence == []
 
 
-def test_padding_does_not_change_a_prediction(small_artifact, encoder) -> None:
+def test_packing_does_not_change_a_prediction_or_its_evidence(small_artifact, encoder) -> None:
     model = load_task_model(small_artifact, encoder)
-    short, long = MESSAGES["unsubscribe"], MESSAGES["budget_freeze"] * 3
-    alone = classify(encoder, [model], [short], explain=False)[0][0]
-    batched = classify(encoder, [model], [short, long], explain=False)[0][0]
-    assert alone.label == batched.label
-    assert alone.confidence == pytest.approx(batched.confidence, abs=1e-4)
+    texts = [MESSAGES["budget_freeze"] * 3, MESSAGES["unsubscribe"], MESSAGES["demo_request"]]
+    alone = [classify(encoder, [model], [t])[0][0] for t in texts]
+    packed = [row[0] for row in classify(encoder, [model], texts)]
+    for one, many in zip(alone, packed, strict=True):
+        assert one.label == many.label
+        assert one.confidence == pytest.approx(many.confidence, abs=1e-4)
+        assert [(s.start, s.end) for s in one.evidence] == [(s.start, s.end) for s in many.evidence]
+
+
+def test_many_texts_split_into_several_packs(small_artifact, encoder) -> None:
+    model = load_task_model(small_artifact, encoder)
+    texts = [f"{MESSAGES['pricing_inquiry']} #{i}" for i in range(40)]
+    assert len(encoder.tokenize(texts)) > 1  # 40 × ~25 tokens > 512 per pack
+    results = classify(encoder, [model], texts, explain=False)
+    assert len(results) == 40 and {row[0].label for row in results} == {"pricing_inquiry"}
 
 
 def test_truncated_adapter_is_rejected_with_a_clear_error(small_artifact, encoder, tmp_path: Path) -> None:
