@@ -114,7 +114,7 @@ def main() -> None:
     results["messages"] = len(texts)
 
     encoder = BaseEncoder(None, device="cpu", max_length=128)
-    lengths = [int(encoder.tokenize([t]).attention_mask.sum()) for t in texts]
+    lengths = [encoder.tokenize([t])[0].lengths[0] for t in texts]
     results["tokens_per_message_mean"] = statistics.fmean(lengths)
     intent = load_task_model(read_artifact(PRETRAINED_DIR / "intent"), encoder)
     risk = load_task_model(read_artifact(PRETRAINED_DIR / "risk"), encoder)

@@ -116,7 +116,7 @@ async def run(url: str, tokens: dict[str, str], texts: list[str], args: argparse
     steps = {name: {"status": status, "seconds": round(end - begin, 3)} for name, begin, end, status in log}
     promote = next(entry for entry in log if entry[0] == "promote")
     rollback = next(entry for entry in log if entry[0] == "rollback")
-    after_promote = [s for s in samples if promote[2] <= s.started < rollback[1]]
+    after_promote = [s for s in samples if promote[2] <= s.started < rollback[1] and s.status == 200]
     first_new = min((s.started for s in samples if s.started >= promote[1] and s.version == "v2"), default=None)
     stale = [s for s in after_promote if s.version != "v2"]
     result = {
@@ -160,7 +160,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        env = {**os.environ, "SALESAI_DATA_DIR": str(data_dir), "SALESAI_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "SALESAI_DATA_DIR": str(data_dir),
+            "SALESAI_LOG_LEVEL": "WARNING",
+            "SALESAI_GATEWAY_RATE_LIMIT": "",  # one key drives all the load here
+        }
         settings = CommonSettings(data_dir=data_dir)
         upgrade(settings.resolved_database_url)
         db = Database(settings.resolved_database_url)

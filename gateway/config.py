@@ -22,7 +22,7 @@ class GatewaySettings(CommonSettings):
     readiness_timeout_seconds: float = Field(1.0, gt=0, description="Health-check timeout used by /readyz.")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
     rate_limit: str = Field(
-        "50/second;1200/minute",
+        "100/second;5000/minute",
         description="Per-API-key limit in `limits` notation (`N/second;M/minute`); empty = unlimited.",
     )
     key_cache_seconds: float = Field(5.0, ge=0, description="How long a verified API key is trusted unchecked.")

@@ -55,6 +55,29 @@ class Batch:
         pooled = torch.stack([hidden[0, a : a + n].mean(0) for a, n in zip(self.starts, self.lengths, strict=True)])
         return torch.nn.functional.normalize(pooled, dim=-1)
 
+    def subset(self, rows: list[int], hidden: torch.Tensor) -> tuple[Batch, torch.Tensor]:
+        """The texts ``rows`` of this batch (and their states from ``hidden``) as a batch of their own."""
+        lengths = [self.lengths[r] for r in rows]
+        parts = [hidden[:, self.starts[r] : self.starts[r] + self.lengths[r]] for r in rows]
+        ids = [self.input_ids[:, self.starts[r] : self.starts[r] + self.lengths[r]] for r in rows]
+        mask = None
+        if len(rows) > 1:
+            segment = torch.repeat_interleave(torch.arange(len(rows)), torch.tensor(lengths)).to(hidden.device)
+            mask = (segment[:, None] == segment[None, :])[None, None]
+        batch = Batch(
+            input_ids=torch.cat(ids, dim=1),
+            position_ids=torch.cat(
+                [self.position_ids[:, self.starts[r] : self.starts[r] + n] for r, n in zip(rows, lengths, strict=True)],
+                dim=1,
+            ),
+            starts=[sum(lengths[:k]) for k in range(len(lengths))],
+            lengths=lengths,
+            offsets=[self.offsets[r] for r in rows],
+            tokens=[self.tokens[r] for r in rows],
+            mask=mask,
+        )
+        return batch, torch.cat(parts, dim=1)
+
     def per_text(self, values: torch.Tensor) -> list[torch.Tensor]:
         """Split a [T, ...] tensor into one slice per text."""
         return [values[a : a + n] for a, n in zip(self.starts, self.lengths, strict=True)]

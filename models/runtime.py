@@ -35,63 +35,97 @@ class Prediction:
 def classify(
     encoder: BaseEncoder, models: Sequence[TaskModel], texts: Sequence[str], *, explain: bool = True, top_k: int = 3
 ) -> list[list[Prediction]]:
-    """Per text, one prediction per model, in the order given. Texts must already be redacted.
+    """Per text, one prediction per model, in the order given. Texts must already be redacted."""
+    return classify_many(encoder, [(models, texts)], explain=explain, top_k=top_k)[0]
 
-    The texts are packed (no padding); the shared lower layers run once per pack whatever the number of models.
+
+def classify_many(
+    encoder: BaseEncoder,
+    requests: Sequence[tuple[Sequence[TaskModel], Sequence[str]]],
+    *,
+    explain: bool = True,
+    top_k: int = 3,
+) -> list[list[list[Prediction]]]:
+    """Several requests, each with its own models, in one pass over the shared layers.
+
+    All texts are packed together (no padding) and the shared lower layers run once per pack; each distinct
+    model then runs its own upper layers only on the texts whose request asked for it — so traffic spread
+    over many tenants' adapters, or a canary beside its stable version, still shares the expensive part.
+    Returns, per request, per text, one prediction per model of that request.
     """
-    results: list[list[Prediction]] = [[] for _ in texts]
-    if not texts or not models:
-        return results
+    texts = [t for _, request_texts in requests for t in request_texts]
+    owner = [q for q, (_, request_texts) in enumerate(requests) for _ in request_texts]
+    found: dict[tuple[int, int], Prediction] = {}  # (text index, id(model)) -> prediction
     offset = 0
     for batch in encoder.tokenize(texts):
-        chunk = texts[offset : offset + len(batch)]
-        for row, predictions in enumerate(_classify_pack(encoder, models, batch, chunk, explain, top_k)):
-            results[offset + row] = predictions
+        shared = encoder.lower(batch)
+        rows = range(offset, offset + len(batch))
+        wanted: dict[int, tuple[TaskModel, list[int]]] = {}
+        for row in rows:
+            for model in requests[owner[row]][0]:
+                wanted.setdefault(id(model), (model, []))[1].append(row - offset)
+        for model, local in wanted.values():
+            if len(local) == len(batch):
+                sub, hidden = batch, shared
+            else:
+                sub, hidden = batch.subset(local, shared)
+            chunk = [texts[offset + r] for r in local]
+            for r, prediction in zip(local, _predict(encoder, model, sub, hidden, chunk, explain, top_k), strict=True):
+                found[(offset + r, id(model))] = prediction
         offset += len(batch)
-    return results
+    out: list[list[list[Prediction]]] = []
+    index = 0
+    for models, request_texts in requests:
+        out.append([[found[(index + i, id(m))] for m in models] for i in range(len(request_texts))])
+        index += len(request_texts)
+    return out
 
 
-def _classify_pack(
-    encoder: BaseEncoder, models: Sequence[TaskModel], batch: Batch, texts: Sequence[str], explain: bool, top_k: int
-) -> list[list[Prediction]]:
-    shared = encoder.lower(batch)
-    results: list[list[Prediction]] = [[] for _ in texts]
-    for model in models:
-        task = model.task
-        temperature = model.artifact.temperature
-        attribution: list[list[float]] | None = None
-        if explain:
-            with torch.enable_grad():
-                hidden = shared.detach().requires_grad_(True)
-                log_probs = torch.log_softmax(model.logits(encoder, hidden, batch) / temperature, dim=-1)
-                chosen = log_probs.argmax(dim=-1)
-                log_probs.gather(1, chosen.unsqueeze(1)).sum().backward()
-                assert hidden.grad is not None
-                per_token = (hidden.grad * hidden).sum(-1)[0].detach().float().cpu()
-            attribution = [values.tolist() for values in batch.per_text(per_token)]
-            probabilities = log_probs.detach().exp()
-        else:
-            with torch.inference_mode():
-                probabilities = torch.softmax(model.logits(encoder, shared, batch) / temperature, dim=-1)
-        probabilities_cpu = probabilities.float().cpu()
-        for row, text in enumerate(texts):
-            probs = probabilities_cpu[row].tolist()
-            best = max(range(len(probs)), key=probs.__getitem__)
-            label = task.labels[best]
-            if task.out_of_scope_label and probs[best] < task.min_confidence:
-                label = task.out_of_scope_label
-            evidence: list[Span] = []
-            if attribution is not None:
-                words = word_spans(text, batch.offsets[row], batch.tokens[row], attribution[row])
-                evidence = top_spans(text, words, top_k)
-            results[row].append(
-                Prediction(
-                    task=task.name,
-                    label=label,
-                    confidence=probs[task.labels.index(label)],
-                    probabilities=dict(zip(task.labels, probs, strict=True)),
-                    evidence=evidence,
-                    model_version=model.artifact.version,
-                )
+def _predict(
+    encoder: BaseEncoder,
+    model: TaskModel,
+    batch: Batch,
+    shared: torch.Tensor,
+    texts: Sequence[str],
+    explain: bool,
+    top_k: int,
+) -> list[Prediction]:
+    task = model.task
+    temperature = model.artifact.temperature
+    attribution: list[list[float]] | None = None
+    if explain:
+        with torch.enable_grad():
+            hidden = shared.detach().requires_grad_(True)
+            log_probs = torch.log_softmax(model.logits(encoder, hidden, batch) / temperature, dim=-1)
+            chosen = log_probs.argmax(dim=-1)
+            log_probs.gather(1, chosen.unsqueeze(1)).sum().backward()
+            assert hidden.grad is not None
+            per_token = (hidden.grad * hidden).sum(-1)[0].detach().float().cpu()
+        attribution = [values.tolist() for values in batch.per_text(per_token)]
+        probabilities = log_probs.detach().exp()
+    else:
+        with torch.inference_mode():
+            probabilities = torch.softmax(model.logits(encoder, shared, batch) / temperature, dim=-1)
+    probabilities_cpu = probabilities.float().cpu()
+    predictions = []
+    for row, text in enumerate(texts):
+        probs = probabilities_cpu[row].tolist()
+        best = max(range(len(probs)), key=probs.__getitem__)
+        label = task.labels[best]
+        if task.out_of_scope_label and probs[best] < task.min_confidence:
+            label = task.out_of_scope_label
+        evidence: list[Span] = []
+        if attribution is not None:
+            words = word_spans(text, batch.offsets[row], batch.tokens[row], attribution[row])
+            evidence = top_spans(text, words, top_k)
+        predictions.append(
+            Prediction(
+                task=task.name,
+                label=label,
+                confidence=probs[task.labels.index(label)],
+                probabilities=dict(zip(task.labels, probs, strict=True)),
+                evidence=evidence,
+                model_version=model.artifact.version,
             )
-    return results
+        )
+    return predictions

@@ -1,8 +1,13 @@
 """Dynamic micro-batching: concurrent Classify calls that arrive within a few milliseconds share one forward
-pass. One worker thread owns the model (torch uses its own threads inside the pass)."""
+pass. One worker thread owns the model (torch uses its own threads inside the pass).
+
+Requests carry a priority: live traffic (``LIVE``) always goes before background work (``BACKGROUND``: shadow
+comparisons, evaluations of a candidate version), so a swap in progress does not queue live calls behind it.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -16,15 +21,19 @@ from services.common.errors import Unavailable
 
 log = logging.getLogger("salesai.inference")
 
-#: (key, texts) -> one result per text; requests with the same key can share a pass
-RunFn = Callable[[Hashable, list[str]], list[Any]]
+#: (key, [(payload, texts) per request]) -> one result list per request; requests with the same key share a pass
+RunFn = Callable[[Hashable, list[tuple[Any, list[str]]]], list[list[Any]]]
+STOP, LIVE, BACKGROUND = -1, 0, 10
 
 
-@dataclass
+@dataclass(order=True)
 class _Request:
-    key: Hashable
-    texts: list[str]
-    future: Future[list[Any]] = field(default_factory=Future)
+    priority: int
+    sequence: int
+    key: Hashable = field(compare=False)
+    texts: list[str] = field(compare=False)
+    payload: Any = field(default=None, compare=False)
+    future: Future[list[Any]] = field(default_factory=Future, compare=False)
 
 
 class MicroBatcher:
@@ -32,35 +41,45 @@ class MicroBatcher:
         self._run = run
         self._max_batch = max_batch_size
         self._max_wait = max_wait_ms / 1000.0
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._queue: queue.PriorityQueue[_Request] = queue.PriorityQueue()
+        self._sequence = itertools.count()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="micro-batcher", daemon=True)
         self._thread.start()
         self.batches = 0
         self.batched_texts = 0
 
-    def submit(self, key: Hashable, texts: Sequence[str]) -> Future[list[Any]]:
+    def submit(
+        self, key: Hashable, texts: Sequence[str], priority: int = LIVE, payload: Any = None
+    ) -> Future[list[Any]]:
+        """Queue ``texts``; requests with equal ``key`` may share a pass, each keeping its own ``payload``."""
         if self._closed:
             raise Unavailable("the inference service is shutting down")
-        request = _Request(key, list(texts))
+        request = _Request(priority, next(self._sequence), key, list(texts), payload)
         self._queue.put(request)
         return request.future
 
-    def __call__(self, key: Hashable, texts: Sequence[str], timeout: float | None = None) -> list[Any]:
-        return self.submit(key, texts).result(timeout)
+    def __call__(
+        self,
+        key: Hashable,
+        texts: Sequence[str],
+        timeout: float | None = None,
+        priority: int = LIVE,
+        payload: Any = None,
+    ) -> list[Any]:
+        return self.submit(key, texts, priority, payload).result(timeout)
 
     def close(self) -> None:
         self._closed = True
-        self._queue.put(None)
+        self._queue.put(_Request(STOP, next(self._sequence), None, []))
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        pending: list[_Request] = []
         while True:
-            first = pending.pop(0) if pending else self._queue.get()
-            if first is None:
+            first = self._queue.get()  # the most urgent request waiting
+            if first.priority == STOP:
                 break
-            group = [first]
+            group, skipped = [first], []
             size = len(first.texts)
             deadline = time.perf_counter() + self._max_wait
             stop = False
@@ -70,31 +89,35 @@ class MicroBatcher:
                     item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if item.priority == STOP:
                     stop = True
                     break
                 if item.key == first.key and size + len(item.texts) <= self._max_batch:
                     group.append(item)
                     size += len(item.texts)
                 else:
-                    pending.append(item)
+                    skipped.append(item)
+            for item in skipped:  # back in line, in priority order, for the next pass
+                self._queue.put(item)
             self._execute(group)
             if stop:
-                for request in pending:
-                    request.future.set_exception(Unavailable("the inference service is shutting down"))
                 break
+        while True:  # fail what is left: callers must not wait forever
+            try:
+                request = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if request.priority != STOP:
+                request.future.set_exception(Unavailable("the inference service is shutting down"))
 
     def _execute(self, group: list[_Request]) -> None:
-        texts = [t for r in group for t in r.texts]
         try:
-            results = self._run(group[0].key, texts)
+            results = self._run(group[0].key, [(r.payload, r.texts) for r in group])
         except BaseException as error:  # every caller must hear about it
             for request in group:
                 request.future.set_exception(error)
             return
         self.batches += 1
-        self.batched_texts += len(texts)
-        start = 0
-        for request in group:
-            request.future.set_result(results[start : start + len(request.texts)])
-            start += len(request.texts)
+        self.batched_texts += sum(len(r.texts) for r in group)
+        for request, result in zip(group, results, strict=True):
+            request.future.set_result(result)

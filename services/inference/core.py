@@ -31,11 +31,11 @@ from sklearn.metrics import f1_score
 from models.artifacts import TaskModel, load_task_model
 from models.encoder import BaseEncoder
 from models.registry import ModelRegistry, VersionInfo
-from models.runtime import Prediction, classify
+from models.runtime import Prediction, classify_many
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError
 from services.common.storage import Database, upgrade
 from services.common.storage.models import AuditEvent
-from services.inference.batcher import MicroBatcher
+from services.inference.batcher import BACKGROUND, MicroBatcher
 from services.inference.config import InferenceSettings
 
 log = logging.getLogger("salesai.inference")
@@ -168,15 +168,17 @@ class InferenceCore:
 
     # --- classification -------------------------------------------------------------------------------
 
-    def _run(self, key: tuple[tuple[TaskModel, ...], bool], texts: list[str]) -> list[list[Prediction]]:
-        models, explain = key
-        keys = [m.key for m in models]
+    def _run(
+        self, explain: bool, requests: list[tuple[tuple[TaskModel, ...], list[str]]]
+    ) -> list[list[list[Prediction]]]:
+        """One micro-batch: requests that may each use different versions share the lower layers."""
+        keys = [m.key for models, _ in requests for m in models]
         with self._lock:
             for k in keys:
                 self._inflight[k] += 1
         started = time.perf_counter()
         try:
-            return classify(self.encoder, models, texts, explain=explain)
+            return classify_many(self.encoder, requests, explain=explain)
         finally:
             BATCH_SECONDS.observe(time.perf_counter() - started)
             with self._lock:
@@ -234,7 +236,7 @@ class InferenceCore:
                 )
         plan = self.plan(tenant_id, tasks, conversation_id or texts[0])
         extra = tuple(m for m in plan.compare if m is not None)
-        results = self.batcher((plan.served + extra, explain), list(texts))
+        results = self.batcher(explain, list(texts), payload=plan.served + extra)
         served = [row[: len(plan.served)] for row in results]
         for i, (model, route) in enumerate(zip(plan.served, plan.routes, strict=True)):
             version = model.artifact.version
@@ -274,7 +276,7 @@ class InferenceCore:
                 for i, model in enumerate(plan.shadow):
                     if model is None:
                         continue
-                    got = self.batcher(((model,), False), list(texts))
+                    got = self.batcher(False, list(texts), priority=BACKGROUND, payload=(model,))
                     PREDICTIONS.labels(model.task.name, model.artifact.version, "shadow").inc(len(texts))
                     self._agree(model, "shadow", [row[i] for row in served], [row[0] for row in got])
             except SalesAIError:
@@ -358,7 +360,8 @@ class InferenceCore:
         chunk = self.settings.evaluation_chunk
         out: list[Prediction] = []
         for start in range(0, len(texts), chunk):
-            out += [row[0] for row in self.batcher(((model,), False), list(texts[start : start + chunk]))]
+            batch = list(texts[start : start + chunk])
+            out += [row[0] for row in self.batcher(False, batch, priority=BACKGROUND, payload=(model,))]
         return out
 
     def _swap(self, tenant_id: str, task: str, **changes: object) -> Route:
@@ -462,14 +465,19 @@ class InferenceCore:
                 gate = GateResult(False, force, 0.0, 0.0, margin, 0, detail)
             else:
                 test = _test_split(candidate) or _test_split(serving)
+                recorded = _recorded_on_same_split(candidate, serving)
                 if not test:
                     gate = GateResult(False, force, 0.0, 0.0, margin, 0, "no test split to compare on")
                 else:
-                    ours, theirs = self.evaluate(candidate, test), self.evaluate(serving, test)
+                    if recorded is not None:  # both were scored on this very split at training: no live cost
+                        ours, theirs = recorded
+                    else:
+                        ours, theirs = self.evaluate(candidate, test), self.evaluate(serving, test)
                     passed = ours >= theirs - margin
+                    how = "as recorded at training" if recorded is not None else "measured now"
                     detail = (
-                        f"macro-F1 {ours:.4f} vs serving {theirs:.4f} on {len(test)} test messages "
-                        f"(allowed drop {margin:.4f})"
+                        f"macro-F1 {ours:.4f} vs serving {theirs:.4f} on the same {len(test)} test messages "
+                        f"({how}; allowed drop {margin:.4f})"
                     )
                     gate = GateResult(passed, force and not passed, ours, theirs, margin, len(test), detail)
         if not gate.passed and not force:
@@ -558,3 +566,15 @@ def _balanced(rows: list[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
             if queue and len(out) < limit:
                 out.append(queue.pop(0))
     return out
+
+
+def _recorded_on_same_split(candidate: TaskModel, serving: TaskModel) -> tuple[float, float] | None:
+    """Both versions' training-time test macro-F1, when they were measured on byte-identical test splits."""
+    paths = [m.artifact.path / TEST_SPLIT for m in (candidate, serving)]
+    scores = [m.artifact.metrics.get("macro_f1") for m in (candidate, serving)]
+    if not all(p.is_file() for p in paths) or None in scores:
+        return None
+    digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    if len(digests) != 1:
+        return None
+    return float(scores[0]), float(scores[1])  # type: ignore[arg-type]

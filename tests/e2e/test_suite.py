@@ -38,6 +38,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Suite, str
     keys = KeyStore(db, load_secrets(settings).api_key_pepper)
     tokens = {role.value: keys.create("acme", role).token for role in Role}
     tokens["other_tenant_crm"] = keys.create("globex", Role.CRM_BACKEND).token
+    tokens["other_tenant_ml"] = keys.create("globex", Role.ML_ENGINEER).token
     db.dispose()
     running = Suite(data_dir, default_specs("127.0.0.1", 0, 0), base_env=env)
     running.start()
@@ -197,6 +198,10 @@ def test_model_management_through_the_gateway(suite) -> None:
         headers=_auth(tokens["other_tenant_crm"]),
     )
     assert other.json()["results"][0]["predictions"][0]["model_version"] == "pretrained-1"  # globex: global version
+    theirs = httpx.get(f"{url}/v1/models", headers=_auth(tokens["other_tenant_ml"]), timeout=30).json()["versions"]
+    assert "acme-1" not in {v["version"] for v in theirs}  # globex never sees acme's versions
+    hidden = httpx.post(f"{base}/versions/acme-1/load", headers=_auth(tokens["other_tenant_ml"]), timeout=30)
+    assert hidden.status_code == 404
     assert httpx.post(f"{base}/rollback", headers=ml).status_code == 409  # nothing served acme before
     missing = httpx.post(f"{base}/versions/v404/load", headers=ml, timeout=30)
     assert missing.status_code == 404

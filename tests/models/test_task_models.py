@@ -137,3 +137,21 @@ def test_shipped_adapters_load_and_read_clear_messages(encoder) -> None:
     results = classify(encoder, [intent, risk], texts, explain=False)
     assert [row[0].label for row in results] == ["budget_freeze", "churn_risk", "price_objection"]
     assert results[1][1].label == "high"
+
+
+def test_requests_with_different_models_share_one_pass_exactly(small_artifact, encoder) -> None:
+    from models.registry import PRETRAINED_DIR
+    from models.runtime import classify_many
+
+    small = load_task_model(small_artifact, encoder)
+    intent = load_task_model(read_artifact(PRETRAINED_DIR / "intent"), encoder)
+    texts = list(MESSAGES.values())
+    requests = [([small], texts[:2]), ([small, intent], texts[2:3]), ([intent], texts[3:])]
+    together = classify_many(encoder, requests, explain=True)
+    for (models, request_texts), got in zip(requests, together, strict=True):
+        alone = classify(encoder, models, request_texts, explain=True)
+        assert [[p.task for p in row] for row in got] == [[m.task.name for m in models]] * len(request_texts)
+        for row_got, row_alone in zip(got, alone, strict=True):
+            for a, b in zip(row_got, row_alone, strict=True):
+                assert a.label == b.label and a.confidence == pytest.approx(b.confidence, abs=1e-4)
+                assert [(s.start, s.end) for s in a.evidence] == [(s.start, s.end) for s in b.evidence]
