@@ -149,3 +149,63 @@ class ModelVersion(Base):
     method: Mapped[str] = mapped_column(String(32), default="lora")
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suggestion(Base):
+    """A next-action suggestion shown to a rep: its draft is redacted text only, and it is never auto-sent."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (Index("ix_suggestions_tenant_lead", "tenant_id", "lead_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # deterministic: see services.suggestions
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    lead_id: Mapped[str] = mapped_column(String(200), default="")
+    rule: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column()
+    language: Mapped[str] = mapped_column(String(8))
+    draft: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | accepted | edited | rejected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SuggestionFeedback(Base):
+    """A rep's verdict on a suggestion; ``edited_text`` is redacted before it is stored."""
+
+    __tablename__ = "suggestion_feedback"
+    __table_args__ = (Index("ix_suggestion_feedback_tenant_time", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    suggestion_id: Mapped[str] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))  # accepted | edited | rejected
+    edited_text: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SuggestionDelivery(Base):
+    """One suggestion sent to one channel: attempts, status and the last error (never a payload or PII)."""
+
+    __tablename__ = "suggestion_deliveries"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_suggestion_deliveries_idempotency_key"),
+        Index("ix_suggestion_deliveries_tenant_time", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    suggestion_id: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed | blocked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,140 @@
+"""Similar past situations: E5 sentence embeddings of redacted messages in Qdrant, one collection, per-tenant filter.
+
+Embedded local mode by default (``SimilarSituations.local(path_or_":memory:", encoder)``: no server, data in a
+folder), a Qdrant server for scale (``SimilarSituations.remote(url, encoder)``). Every point carries the
+``tenant_id`` and the deal ``outcome`` (won / lost) in its payload; every search filters on the tenant, so one
+tenant never sees another's messages. Only redacted text is stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from qdrant_client import QdrantClient, models
+
+from services.common.errors import InvalidArgument
+from services.suggestions.domain import SimilarCase
+
+DEFAULT_COLLECTION = "salesai_situations"
+Outcome = Literal["won", "lost"]
+
+
+class Embedder(Protocol):
+    """``models.encoder.BaseEncoder`` fits: L2-normalised vectors, one per text."""
+
+    def embed(self, texts: Sequence[str], prefix: str = "query: ") -> Any: ...
+
+
+@dataclass(frozen=True)
+class PastCase:
+    """A redacted message from a closed deal."""
+
+    case_id: str
+    text: str
+    outcome: Outcome
+    lead_id: str = ""
+    note: str = ""  # what the rep did next, e.g. "sent the ROI case study"
+
+
+def _point_id(tenant_id: str, case_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"salesai:{tenant_id}:{case_id}"))
+
+
+class SimilarSituations:
+    def __init__(self, client: QdrantClient, encoder: Embedder, *, collection: str = DEFAULT_COLLECTION) -> None:
+        self.client = client
+        self.encoder = encoder
+        self.collection = collection
+        self._ready = False
+
+    @classmethod
+    def local(cls, path: str, encoder: Embedder, **kwargs: Any) -> SimilarSituations:
+        """Embedded Qdrant: ``path`` is a folder, or ``":memory:"``."""
+        client = QdrantClient(location=":memory:") if path == ":memory:" else QdrantClient(path=path)
+        return cls(client, encoder, **kwargs)
+
+    @classmethod
+    def remote(cls, url: str, encoder: Embedder, *, api_key: str | None = None, **kwargs: Any) -> SimilarSituations:
+        return cls(QdrantClient(url=url, api_key=api_key), encoder, **kwargs)
+
+    def _ensure_collection(self, size: int) -> None:
+        if self._ready:
+            return
+        if not self.client.collection_exists(self.collection):
+            params = models.VectorParams(size=size, distance=models.Distance.COSINE)
+            self.client.create_collection(self.collection, vectors_config=params)
+            with warnings.catch_warnings():  # a server indexes these; embedded mode ignores the call, with a warning
+                warnings.simplefilter("ignore", UserWarning)
+                for key in ("tenant_id", "outcome"):
+                    self.client.create_payload_index(self.collection, key, models.PayloadSchemaType.KEYWORD)
+        self._ready = True
+
+    def _vectors(self, texts: Sequence[str], prefix: str) -> list[list[float]]:
+        vectors = self.encoder.embed(list(texts), prefix=prefix)
+        return [[float(x) for x in row] for row in vectors.tolist()]
+
+    def add(self, tenant_id: str, cases: Iterable[PastCase]) -> int:
+        """Embed and upsert ``cases`` for ``tenant_id`` (idempotent per case id); the number stored."""
+        cases = list(cases)
+        if not tenant_id:
+            raise InvalidArgument("tenant_id is required", field="tenant_id")
+        if not cases:
+            return 0
+        vectors = self._vectors([c.text for c in cases], "passage: ")
+        self._ensure_collection(len(vectors[0]))
+        points = [
+            models.PointStruct(id=_point_id(tenant_id, c.case_id), vector=v, payload=_payload(tenant_id, c))
+            for c, v in zip(cases, vectors, strict=True)
+        ]
+        self.client.upsert(self.collection, points=points, wait=True)
+        return len(points)
+
+    def search(
+        self, tenant_id: str, text: str, *, limit: int = 3, outcome: str | None = "won", min_score: float = 0.0
+    ) -> list[SimilarCase]:
+        """The ``limit`` past messages of ``tenant_id`` closest to ``text`` (cosine), optionally of one outcome."""
+        if not self._ready:
+            if not self.client.collection_exists(self.collection):
+                return []
+            self._ready = True
+        must = [models.FieldCondition(key="tenant_id", match=models.MatchValue(value=tenant_id))]
+        if outcome is not None:
+            must.append(models.FieldCondition(key="outcome", match=models.MatchValue(value=outcome)))
+        found = self.client.query_points(
+            self.collection,
+            query=self._vectors([text], "query: ")[0],
+            query_filter=models.Filter(must=must),
+            limit=limit,
+            with_payload=True,
+            score_threshold=min_score,
+        ).points
+        return [_case(point.payload or {}, point.score) for point in found]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _payload(tenant_id: str, case: PastCase) -> dict[str, str]:
+    return {
+        "tenant_id": tenant_id,
+        "case_id": case.case_id,
+        "text": case.text,
+        "outcome": case.outcome,
+        "lead_id": case.lead_id,
+        "note": case.note,
+    }
+
+
+def _case(payload: dict[str, Any], score: float) -> SimilarCase:
+    return SimilarCase(
+        case_id=str(payload.get("case_id", "")),
+        text=str(payload.get("text", "")),
+        outcome=str(payload.get("outcome", "")),
+        score=round(float(score), 4),
+        lead_id=str(payload.get("lead_id", "")),
+        note=str(payload.get("note", "")),
+    )

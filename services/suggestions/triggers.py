@@ -1,0 +1,85 @@
+"""When rules fire: on each new interaction (every rule) and on a periodic scan (time-based rules only, e.g.
+a hot lead nobody has touched for 48 h). Fired suggestions are stored and delivered to every channel.
+
+Re-firing is harmless: suggestion ids and idempotency keys are deterministic, so a rule that still holds on
+the next scan yields the same suggestion, which is neither stored twice nor delivered twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from services.suggestions.channels import Channel
+from services.suggestions.delivery import Deliverer, DeliveryResult
+from services.suggestions.domain import InteractionView, LeadContext, Suggestion
+from services.suggestions.engine import SuggestionEngine
+from services.suggestions.feedback import SuggestionStore
+
+log = logging.getLogger(__name__)
+
+LeadHistory = tuple[LeadContext, Sequence[InteractionView]]
+
+
+@dataclass(frozen=True)
+class Fired:
+    suggestions: list[Suggestion]
+    deliveries: list[DeliveryResult]
+
+
+class SuggestionPipeline:
+    def __init__(
+        self,
+        engine: SuggestionEngine,
+        store: SuggestionStore,
+        deliverer: Deliverer | None = None,
+        channels: Sequence[Channel] = (),
+        *,
+        min_confidence: float = 0.0,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.deliverer = deliverer
+        self.channels = tuple(channels)
+        self.min_confidence = min_confidence
+
+    def on_interaction(
+        self, lead: LeadContext, history: Sequence[InteractionView], *, now: datetime | None = None
+    ) -> Fired:
+        """A new message arrived for ``lead``: evaluate every rule on its recent history."""
+        return self._fire(self.engine.suggest(lead, history, now=now))
+
+    def scan(self, leads: Iterable[LeadHistory], *, now: datetime | None = None) -> Fired:
+        """Periodic scan: evaluate the time-based rules on each lead."""
+        rules = self.engine.playbook.time_based_rules
+        now = now or datetime.now(UTC)
+        fired = [s for lead, history in leads for s in self.engine.suggest(lead, history, now=now, rules=rules)]
+        return self._fire(fired)
+
+    def _fire(self, suggestions: list[Suggestion]) -> Fired:
+        kept = [s for s in suggestions if s.confidence >= self.min_confidence]
+        self.store.save(kept)
+        deliveries = []
+        if self.deliverer is not None:
+            deliveries = [self.deliverer.deliver(s, channel) for s in kept for channel in self.channels]
+        return Fired(kept, deliveries)
+
+
+def scan_forever(
+    pipeline: SuggestionPipeline,
+    load_leads: Callable[[], Iterable[LeadHistory]],
+    *,
+    interval_s: float,
+    stop: threading.Event,
+) -> None:
+    """Run :meth:`SuggestionPipeline.scan` every ``interval_s`` until ``stop`` is set; a failed scan is logged."""
+    while not stop.is_set():
+        try:
+            fired = pipeline.scan(load_leads())
+            log.info("stale-lead scan fired %d suggestions", len(fired.suggestions))
+        except Exception:  # noqa: BLE001 - one bad scan must not end the loop
+            log.exception("stale-lead scan failed")
+        stop.wait(interval_s)

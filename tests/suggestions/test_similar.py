@@ -1,0 +1,67 @@
+"""Similar past situations with real E5 embeddings in embedded Qdrant: closest won case first, tenants isolated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.suggestions import LeadContext, SuggestionEngine, load_playbook
+from services.suggestions.similar import PastCase, SimilarSituations
+
+ACME_CASES = [
+    PastCase(
+        "a-budget", "Our budget got frozen this quarter, can we revisit in spring?", "won", "L1", "sent ROI case study"
+    ),
+    PastCase("a-budget-lost", "Budget is frozen and we are stopping all new projects.", "lost", "L2"),
+    PastCase("a-demo", "Could you show us a live demo of the reporting module?", "won", "L3"),
+    PastCase("a-price", "预算有限，你们的价格太贵了，能便宜一点吗？", "won", "L4"),
+    PastCase("a-security", "Do you support single sign-on and SOC 2 reports?", "won", "L5"),
+]
+GLOBEX_CASES = [PastCase("g-budget", "Our budget is frozen until next quarter.", "won", "G1")]
+
+
+@pytest.fixture(scope="module")
+def situations(encoder, tmp_path_factory) -> SimilarSituations:
+    store = SimilarSituations.local(str(tmp_path_factory.mktemp("qdrant")), encoder)
+    assert store.add("acme", ACME_CASES) == len(ACME_CASES)
+    assert store.add("globex", GLOBEX_CASES) == 1
+    yield store
+    store.close()
+
+
+def test_the_semantically_closest_won_case_comes_first(situations: SimilarSituations) -> None:
+    found = situations.search("acme", "Sorry, budget is frozen until next quarter.", limit=3)
+    assert found[0].case_id == "a-budget" and found[0].note == "sent ROI case study"
+    assert all(c.outcome == "won" for c in found)  # the lost budget case is never cited
+    assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+    assert situations.search("acme", "价格太高了，能不能打个折？", limit=1)[0].case_id == "a-price"
+    assert situations.search("acme", "Can we get a product demo next week?", limit=1)[0].case_id == "a-demo"
+
+
+def test_tenants_never_see_each_other(situations: SimilarSituations) -> None:
+    acme = situations.search("acme", "Our budget is frozen until next quarter.", limit=10, outcome=None)
+    assert {c.case_id for c in acme} == {c.case_id for c in ACME_CASES}
+    globex = situations.search("globex", "Could you show us a demo?", limit=10, outcome=None)
+    assert [c.case_id for c in globex] == ["g-budget"]
+    assert situations.search("initech", "anything", limit=10) == []
+
+
+def test_upserts_are_idempotent_and_persist(encoder, tmp_path: Path) -> None:
+    path = str(tmp_path / "q")
+    store = SimilarSituations.local(path, encoder)
+    store.add("acme", ACME_CASES[:2])
+    store.add("acme", ACME_CASES[:2])
+    store.close()
+    reopened = SimilarSituations.local(path, encoder)
+    assert len(reopened.search("acme", "budget", limit=10, outcome=None)) == 2
+    reopened.close()
+
+
+def test_the_engine_cites_similar_won_cases(situations: SimilarSituations, make_interaction, now) -> None:
+
+    engine = SuggestionEngine(load_playbook(), similar=situations, similar_limit=2)
+    msg = make_interaction("m9", "Budget frozen for now, let's talk next quarter.", hours_ago=1, intent="budget_freeze")
+    suggestions = engine.suggest(LeadContext(tenant_id="acme", lead_id="l9"), [msg], now=now)
+    cited = suggestions[0].evidence.similar
+    assert len(cited) == 2 and cited[0].case_id == "a-budget" and cited[0].outcome == "won"
