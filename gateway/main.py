@@ -13,9 +13,11 @@ from gateway.config import GatewaySettings
 from gateway.errors import install_error_handlers
 from gateway.middleware import GatewayMiddleware
 from gateway.ratelimit import RateLimiter
-from gateway.routers import classification, health, interactions, models
+from gateway.routers import analyze, classification, health, interactions, models
 from services.common.secrets import load_secrets
 from services.common.storage import Database, upgrade
+from services.suggestions.engine import SuggestionEngine
+from services.suggestions.playbook import load_playbook
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -26,6 +28,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.keys = KeyStore(db, load_secrets(settings).api_key_pepper, settings.key_cache_seconds)
         app.state.backends = Backends.connect(settings)
         app.state.limiter = RateLimiter(settings.rate_limit)
+        app.state.suggestions = SuggestionEngine(load_playbook())
         yield
         await app.state.backends.close()
         db.dispose()
@@ -42,4 +45,5 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(interactions.router)
     app.include_router(classification.router)
     app.include_router(models.router)
+    app.include_router(analyze.router)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from salesai.common.v1 import types_pb2
@@ -215,3 +215,33 @@ class GatePublic(BaseModel):
 class PromotePublic(BaseModel):
     traffic: TrafficPublic
     gate: GatePublic
+
+
+class LeadFactorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str = Field(max_length=200)
+    value: float | str | None = None
+    contribution: float
+    text_en: str = Field("", max_length=500)
+    text_zh: str = Field("", max_length=500)
+
+
+class AnalyzeCreate(InteractionCreate):
+    """A new message plus what the CRM knows of the lead: its recent interactions and, if any, its score."""
+
+    recent_interaction_ids: list[str] = Field(
+        default_factory=list, max_length=20, description="Earlier interactions of this lead (already ingested)."
+    )
+    lead_score: float | None = Field(None, ge=0, le=1, description="From `salesai scoring predict`, if scored.")
+    lead_factors: list[LeadFactorIn] = Field(default_factory=list, max_length=20)
+    last_touch_at: datetime | None = Field(None, description="When a rep last contacted the lead.")
+
+
+class AnalyzePublic(BaseModel):
+    interaction: InteractionPublic
+    created: bool
+    predictions: list[PredictionPublic] = Field(description="intent and risk of the new message.")
+    suggestions: list[dict[str, Any]] = Field(
+        description="Next actions with confidence, evidence and an editable AI draft; never sent automatically."
+    )

@@ -226,3 +226,63 @@ def test_models_cli_calls_the_same_api(suite) -> None:
         timeout=60,
     )
     assert refused.returncode == 1 and "403" in refused.stderr.decode()
+
+
+def test_analyze_ingests_classifies_and_suggests_with_evidence(suite) -> None:
+    _, url, tokens = suite
+    crm = _auth(tokens["crm_backend"])
+    earlier = []
+    for i, text in enumerate(
+        ["你们的报价太贵了，能不能便宜一点？", "价格还是高，别家便宜20%", "如果价格不降我们很难推进"]
+    ):
+        body = {"external_id": f"lead9-{i}", "customer_id": "lead-9", "lead_id": "lead-9", "text": text}
+        earlier.append(
+            httpx.post(f"{url}/v1/interactions", json=body, headers=crm, timeout=30).json()["interaction"]["id"]
+        )
+    priced = httpx.post(
+        f"{url}/v1/analyze",
+        json={
+            "external_id": "lead9-3",
+            "lead_id": "lead-9",
+            "text": "这个价格我们真的接受不了，再降一点吧",
+            "recent_interaction_ids": earlier,
+        },
+        headers=crm,
+        timeout=60,
+    )
+    assert priced.status_code == 200, priced.text
+    actions = {s["action"]: s for s in priced.json()["suggestions"]}
+    assert "offer_discount" in actions
+    assert set(actions["offer_discount"]["evidence"]["interaction_ids"]) <= {
+        *earlier,
+        priced.json()["interaction"]["id"],
+    }
+
+    frozen = httpx.post(
+        f"{url}/v1/analyze",
+        json={"external_id": "lead10-0", "lead_id": "lead-10", "text": MESSAGE},
+        headers=crm,
+        timeout=60,
+    )
+    assert frozen.status_code == 200, frozen.text
+    body = frozen.json()
+    for value in PLANTED.values():
+        assert value not in json.dumps(body, ensure_ascii=False)
+    assert body["predictions"][0]["label"] == "budget_freeze"
+    suggested = {s["action"]: s for s in body["suggestions"]}
+    assert {"pause_quote_pushes", "alert_manager"} <= set(suggested)
+    pause = suggested["pause_quote_pushes"]
+    assert pause["evidence"]["interaction_ids"] == [body["interaction"]["id"]]
+    assert 0 < pause["confidence"] <= 1 and pause["auto_send"] is False
+    assert pause["draft"]["language"] == "zh" and pause["draft"]["ai_generated"] is True
+    refused = httpx.post(
+        f"{url}/v1/analyze", json={"external_id": "x", "text": "hi"}, headers=_auth(tokens["labeller"])
+    )
+    assert refused.status_code == 403
+    unknown = httpx.post(
+        f"{url}/v1/analyze",
+        json={"external_id": "lead11-0", "text": "hello", "recent_interaction_ids": ["nope"]},
+        headers=crm,
+        timeout=30,
+    )
+    assert unknown.status_code == 404
