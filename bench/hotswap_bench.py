@@ -16,24 +16,21 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
+from suite_harness import running_suite  # noqa: E402
 
-from gateway.auth import KeyStore  # noqa: E402
 from models.artifacts import MANIFEST  # noqa: E402
 from models.registry import PRETRAINED_DIR, ModelRegistry  # noqa: E402
-from services.cli.supervisor import Suite, default_specs  # noqa: E402
 from services.common.roles import Role  # noqa: E402
-from services.common.secrets import load_secrets  # noqa: E402
-from services.common.settings import CommonSettings  # noqa: E402
-from services.common.storage import Database, upgrade  # noqa: E402
+from services.common.storage import Database  # noqa: E402
 from training.data import read_examples  # noqa: E402
 from training.seed import DATA_DIR  # noqa: E402
 
@@ -158,19 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     texts = [e.text for e in read_examples(DATA_DIR / "intent.jsonl") if e.split == "test"]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        env = {
-            **os.environ,
-            "SALESAI_DATA_DIR": str(data_dir),
-            "SALESAI_LOG_LEVEL": "WARNING",
-            "SALESAI_GATEWAY_RATE_LIMIT": "",  # one key drives all the load here
-        }
-        settings = CommonSettings(data_dir=data_dir)
-        upgrade(settings.resolved_database_url)
-        db = Database(settings.resolved_database_url)
-        keys = KeyStore(db, load_secrets(settings).api_key_pepper)
-        tokens = {"crm": keys.create("bench", Role.CRM_BACKEND).token, "admin": keys.create("bench", Role.ADMIN).token}
+    def prepare(db: Database, data_dir: Path) -> None:
         registry = ModelRegistry(db, data_dir / "models")
         registry.install_pretrained()
         staged = data_dir / "intent-v2"
@@ -179,14 +164,9 @@ def main() -> None:
         manifest["version"] = "v2"
         (staged / MANIFEST).write_text(json.dumps(manifest))
         registry.register(staged)
-        db.dispose()
-        suite = Suite(data_dir, default_specs("127.0.0.1", 0, 0), base_env=env)
-        suite.start()
-        try:
-            url = f"http://127.0.0.1:{suite.ports['gateway']}"
-            result = asyncio.run(run(url, tokens, texts, args))
-        finally:
-            suite.stop()
+
+    with running_suite({"crm": Role.CRM_BACKEND, "admin": Role.ADMIN}, prepare) as (url, tokens):
+        result = asyncio.run(run(url, tokens, texts, args))
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

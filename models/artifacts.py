@@ -83,6 +83,37 @@ class ModelArtifact:
 
     def write_manifest(self) -> None:
         (self.path / MANIFEST).write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False), encoding="utf-8")
+        self.write_card()
+
+    def write_card(self) -> None:
+        """README.md: what this version is, how well it does and how to load it (replaces PEFT's empty template)."""
+        metrics = "\n".join(
+            f"| {name} | {value:.4f} |" for name, value in sorted(self.metrics.items()) if isinstance(value, float)
+        )
+        loading = (
+            "```python\nfrom peft import PeftModel\nfrom transformers import AutoModelForSequenceClassification\n\n"
+            f"base = AutoModelForSequenceClassification.from_pretrained(BASE, num_labels={len(self.task.labels)})\n"
+            "model = PeftModel.from_pretrained(base, THIS_FOLDER)\n```"
+            if self.method == "lora"
+            else "A linear head (`head.safetensors`) on the mean-pooled output of the frozen base encoder."
+        )
+        card = f"""# {self.task.name} {self.version}
+
+{self.task.description or "A salesai classification task."}
+
+- method: {self.method}; base model hash `{self.base_model_hash[:12]}`; upper layers adapted: {self.adapt_layers}
+- labels: {", ".join(f"`{label}`" for label in self.task.labels)}
+- calibration temperature: {self.temperature:.4f}; data hash `{self.data_hash[:12]}`; created {self.created_at}
+
+| test metric | value |
+|---|---|
+{metrics}
+
+Report: `report/` (per-class scores, confusion matrix, reliability diagram, worst errors, the test split).
+
+{loading}
+"""
+        (self.path / "README.md").write_text(card, encoding="utf-8")
 
 
 def read_artifact(path: Path) -> ModelArtifact:

@@ -158,3 +158,32 @@ def test_each_key_is_rate_limited_with_retry_after(gateway_settings: GatewaySett
         assert replies[-1].json()["error"]["reason"] == "resource_exhausted"
         assert 1 <= int(replies[-1].headers["Retry-After"]) <= 60
         assert limited.post("/v1/redact", json={"text": "hi"}, headers=auth(second)).status_code == 200  # per key
+
+
+def test_gateway_sockets_disable_nagle_on_keep_alive_connections() -> None:
+    """Accepted sockets inherit the listener's proto; asyncio sets TCP_NODELAY only for IPPROTO_TCP ones."""
+    import asyncio
+    import socket
+
+    from gateway.__main__ import bind_socket
+
+    listener = bind_socket("127.0.0.1", 0)
+    assert listener.proto == socket.IPPROTO_TCP
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        _, writer = await asyncio.open_connection("127.0.0.1", listener.getsockname()[1])
+        value = await asyncio.wait_for(seen, 5)
+        writer.close()
+        server.close()
+        return value
+
+    assert asyncio.run(accepted_nodelay()) == 1
