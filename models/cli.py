@@ -63,7 +63,7 @@ def list_models(
         registry = ModelRegistry(db, settings.resolved_registry_dir)
         registry.install_pretrained()
         table = Table("task", "version", "tenant", "stage", "macro-F1", "ECE", "examples", "created")
-        for info in registry.list(task, tenant):
+        for info in registry.versions(task, tenant):
             metrics = info.metrics
             table.add_row(
                 info.task,

@@ -129,7 +129,7 @@ class ModelRegistry:
     def artifact(self, task: str, version: str, tenant_id: str = "") -> ModelArtifact:
         return read_artifact(self.get(task, version, tenant_id).path)
 
-    def list(self, task: str | None = None, tenant_id: str | None = None) -> list[VersionInfo]:
+    def versions(self, task: str | None = None, tenant_id: str | None = None) -> list[VersionInfo]:
         query = select(ModelVersion).order_by(ModelVersion.task, ModelVersion.tenant_id, ModelVersion.created_at)
         if task:
             query = query.where(ModelVersion.task == task)
@@ -179,7 +179,7 @@ class ModelRegistry:
         installed = []
         for folder in sorted(p for p in Path(source).iterdir() if p.is_dir()) if Path(source).is_dir() else []:
             artifact = read_artifact(folder)
-            if self.list(artifact.task.name, tenant_id=""):
+            if self.versions(artifact.task.name, tenant_id=""):
                 continue
             installed.append(self.register(folder, stage="production", created_by="salesai (pretrained)"))
         return installed

@@ -31,6 +31,8 @@ class SalesAIError(Exception):
     http_status: int = 500
     #: Machine-readable reason, stable across releases (e.g. ``text_too_large``).
     reason: str = "internal"
+    #: seconds a client should wait before retrying (sent as ``Retry-After``), when known
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, reason: str | None = None, field: str | None = None) -> None:
         super().__init__(message)

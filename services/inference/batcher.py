@@ -22,7 +22,7 @@ from services.common.errors import Unavailable
 log = logging.getLogger("salesai.inference")
 
 #: (key, [(payload, texts) per request]) -> one result list per request; requests with the same key share a pass
-RunFn = Callable[[Hashable, list[tuple[Any, list[str]]]], list[list[Any]]]
+RunFn = Callable[[Any, list[tuple[Any, list[str]]]], list[list[Any]]]
 STOP, LIVE, BACKGROUND = -1, 0, 10
 
 

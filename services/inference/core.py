@@ -156,7 +156,7 @@ class InferenceCore:
         self.batcher = MicroBatcher(
             self._run, max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_batch_wait_ms
         )
-        for info in self.registry.list():
+        for info in self.registry.versions():
             if info.stage == "production":
                 try:
                     self.activate(info.task, info.version, info.tenant_id, actor="startup")
@@ -198,7 +198,10 @@ class InferenceCore:
 
     def plan(self, tenant_id: str, tasks: Sequence[str], sticky: str) -> _Plan:
         names = list(dict.fromkeys(tasks or self.settings.default_tasks))
-        served, routes, compare, shadow = [], [], [], []
+        served: list[TaskModel] = []
+        routes: list[str] = []
+        compare: list[TaskModel | None] = []
+        shadow: list[TaskModel | None] = []
         with self._lock:
             for name in names:
                 (owner, _), route = self._route_of(tenant_id, name)
@@ -311,8 +314,8 @@ class InferenceCore:
             return VersionState(info, "failed", self._failed[key])
         return VersionState(info, "registered")
 
-    def list(self, task: str | None = None, tenant_id: str | None = None) -> list[VersionState]:
-        return [self.state(info) for info in self.registry.list(task or None, tenant_id)]
+    def versions(self, task: str | None = None, tenant_id: str | None = None) -> list[VersionState]:
+        return [self.state(info) for info in self.registry.versions(task or None, tenant_id)]
 
     def load(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Load a registered version (idempotent): compatibility check, smoke evaluation, warm-up.

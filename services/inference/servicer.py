@@ -94,7 +94,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     def ListModels(
         self, request: inference_pb2.ListModelsRequest, context: grpc.ServicerContext
     ) -> inference_pb2.ListModelsResponse:
-        versions = self.core.list(request.task or None, None if request.all_tenants else request.tenant_id)
+        versions = self.core.versions(request.task or None, None if request.all_tenants else request.tenant_id)
         return inference_pb2.ListModelsResponse(versions=[version_to_pb(v) for v in versions])
 
     def LoadModel(
