@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from prometheus_client import Counter, Gauge, Histogram
 from sklearn.metrics import f1_score
+from sqlalchemy import select
 
 from models.artifacts import TaskModel, load_task_model
 from models.encoder import BaseEncoder
@@ -34,7 +35,7 @@ from models.registry import ModelRegistry, VersionInfo
 from models.runtime import Prediction, classify_many
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError
 from services.common.storage import Database, upgrade
-from services.common.storage.models import AuditEvent
+from services.common.storage.models import AuditEvent, ModelRoute
 from services.inference.batcher import BACKGROUND, MicroBatcher
 from services.inference.config import InferenceSettings
 
@@ -156,6 +157,7 @@ class InferenceCore:
         self.batcher = MicroBatcher(
             self._run, max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_batch_wait_ms
         )
+        saved = self._saved_routes()  # read before activation rewrites them
         for info in self.registry.versions():
             if info.stage == "production":
                 try:
@@ -165,6 +167,7 @@ class InferenceCore:
                         "could not activate the production version",
                         extra={"task": info.task, "version": info.version, "error": error.message},
                     )
+        self._restore_routes(saved)
 
     # --- classification -------------------------------------------------------------------------------
 
@@ -368,10 +371,49 @@ class InferenceCore:
         return out
 
     def _swap(self, tenant_id: str, task: str, **changes: object) -> Route:
+        """Replace the route in one assignment, and persist it so a restart serves the same way."""
         with self._lock:
             route = replace(self._routes.get((tenant_id, task), Route()), **changes)  # type: ignore[arg-type]
             self._routes[(tenant_id, task)] = route
+            with self.db.session() as session, session.begin():
+                session.merge(
+                    ModelRoute(
+                        tenant_id=tenant_id,
+                        task=task,
+                        stable=route.stable or "",
+                        canary=route.canary or "",
+                        canary_percent=route.canary_percent,
+                        shadow=route.shadow or "",
+                        previous=route.previous or "",
+                    )
+                )
             return route
+
+    def _saved_routes(self) -> list[ModelRoute]:
+        with self.db.session() as session:
+            return list(session.scalars(select(ModelRoute)))
+
+    def _restore_routes(self, saved: list[ModelRoute]) -> None:
+        """Re-apply canary, shadow and rollback targets saved before a restart (stable comes from the registry)."""
+        for row in saved:
+            current = self._routes.get((row.tenant_id, row.task), Route())
+            if current.stable is None:
+                continue
+            try:
+                if row.previous and row.previous != current.stable:
+                    self.load(row.task, row.previous, row.tenant_id, actor="startup")
+                    self._swap(row.tenant_id, row.task, previous=row.previous)
+                if row.canary or row.shadow:
+                    self.set_traffic(
+                        row.task,
+                        row.tenant_id,
+                        canary=row.canary or None,
+                        canary_percent=row.canary_percent,
+                        shadow=row.shadow or None,
+                        actor="startup",
+                    )
+            except SalesAIError as error:
+                log.error("could not restore a model route", extra={"task": row.task, "error": error.message})
 
     def activate(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Load if needed, then make this version the stable one for ``task`` (no gate: first activation)."""

@@ -179,3 +179,30 @@ def test_traffic_requests_are_validated(service) -> None:
         with pytest.raises(grpc.RpcError) as error:
             stub.SetTraffic(request)
         assert error.value.code().name.startswith(code), (request, error.value.details())
+
+
+def test_routes_survive_a_restart(service, tmp_path) -> None:
+    core, stub = service
+    for version in ("v2", "v3"):
+        core.registry.register(_copy_version(PRETRAINED_DIR / "intent", tmp_path / version, version))
+    stub.PromoteModel(inference_pb2.PromoteModelRequest(task="intent", version="v3", actor="ml@acme"))
+    stub.SetTraffic(
+        inference_pb2.SetTrafficRequest(
+            task="intent", canary_version="v2", canary_percent=25, shadow_version="pretrained-1", actor="ml@acme"
+        )
+    )
+    before = core.traffic("intent").route
+    restarted = InferenceCore(core.settings, encoder=core.encoder)
+    try:
+        after = restarted.traffic("intent").route
+        assert after == before
+        assert (after.stable, after.canary, after.canary_percent, after.shadow, after.previous) == (
+            "v3",
+            "v2",
+            25.0,
+            "pretrained-1",
+            "pretrained-1",
+        )
+        assert restarted.rollback("intent").route.stable == "pretrained-1"  # previous is loaded: instant
+    finally:
+        restarted.close()

@@ -209,3 +209,18 @@ class SuggestionDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ModelRoute(Base):
+    """How a task's traffic is split for a tenant ("" = global): survives restarts of the inference service."""
+
+    __tablename__ = "model_routes"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stable: Mapped[str] = mapped_column(String(32), default="")
+    canary: Mapped[str] = mapped_column(String(32), default="")
+    canary_percent: Mapped[float] = mapped_column(default=0.0)
+    shadow: Mapped[str] = mapped_column(String(32), default="")
+    previous: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
