@@ -113,5 +113,38 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+@scoring_app.command("signals")
+@friendly_errors
+def signals_command(
+    interactions: Annotated[
+        Path, typer.Option("--interactions", help="JSON lines: lead_id, occurred_at, direction, predictions.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the lead table (.csv or .parquet).")],
+    leads: Annotated[Path | None, typer.Option("--leads", help="CRM fields per lead (.csv/.parquet) to join.")] = None,
+    id_column: Annotated[str, typer.Option("--id-column", help="Lead id column of --leads.")] = "lead_id",
+    as_of_column: Annotated[
+        str | None, typer.Option("--as-of-column", help="Compute each lead's signals as of this date (training).")
+    ] = None,
+    window_days: Annotated[float, typer.Option("--window-days", min=1, max=365)] = 30.0,
+) -> None:
+    """Build one row of signals per lead (intent counts and recency, risk trend, reply latency, touch
+    frequency, days since last touch, stage age) from classified interactions, joined with CRM fields."""
+    from services.scoring.signals import build_table, read_touches
+    from services.scoring.table import read_table
+
+    table = build_table(
+        read_touches(interactions),
+        read_table(leads) if leads else None,
+        as_of_column=as_of_column,
+        id_column=id_column,
+        window_days=window_days,
+    )
+    if out.suffix.lower() == ".parquet":
+        table.to_parquet(out, index=False)
+    else:
+        table.to_csv(out, index=False)
+    console.print(f"wrote {len(table)} leads × {table.shape[1]} columns to {out}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(scoring_app)
