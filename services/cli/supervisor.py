@@ -66,6 +66,18 @@ class Suite:
             self.stop()
             raise
 
+    def restart(self, name: str) -> Running:
+        """Start process ``name`` again on the port it had (after a crash or a kill), so its clients reconnect."""
+        index = next(i for i, r in enumerate(self.running) if r.spec.name == name)
+        old = self.running[index]
+        if old.process.poll() is None:
+            old.process.send_signal(signal.SIGTERM)
+            old.process.wait(30)
+        ports = {k: str(old.port) for k in old.spec.env if k.endswith("_PORT") and "METRICS" not in k}
+        spec = ProcessSpec(old.spec.name, old.spec.module, {**old.spec.env, **ports}, old.spec.wire)
+        self.running[index] = self._start_one(spec, self.data_dir / "logs")
+        return self.running[index]
+
     def _start_one(self, spec: ProcessSpec, logs: Path) -> Running:
         env = {**self.base_env, **spec.env, **spec.wire(self.ports)}
         log_path = logs / f"{spec.name}.log"
