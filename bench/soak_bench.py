@@ -1,0 +1,118 @@
+"""Soak test: ``/v1/analyze`` through the gateway at a steady request rate for a long time (default 10 minutes),
+reporting throughput, p50/p99 per minute, errors, and the memory (RSS) of every process at the start and end.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/soak_bench.py [--minutes 10] [--rate 8] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+from suite_harness import running_suite  # noqa: E402
+
+from services.common.roles import Role  # noqa: E402
+from training.data import read_examples  # noqa: E402
+from training.seed import DATA_DIR  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def suite_rss(gateway_port: int) -> dict[str, float]:
+    """RSS (MiB) of every salesai process (found by its module name on the command line)."""
+    out = {}
+    for process in psutil.process_iter(["cmdline", "memory_info"]):
+        cmd = " ".join(process.info["cmdline"] or [])
+        for name, module in (
+            ("gateway", "-m gateway"),
+            ("ingestion", "services.ingestion"),
+            ("inference", "services.inference"),
+        ):
+            if module in cmd:
+                out[name] = round(process.info["memory_info"].rss / 2**20, 1)
+    return out
+
+
+async def soak(url: str, token: str, texts: list[str], minutes: float, rate: float) -> dict:  # type: ignore[type-arg]
+    headers = {"Authorization": f"Bearer {token}"}
+    results: list[tuple[float, float, int]] = []  # (start offset s, latency ms, status)
+    started = time.perf_counter()
+    end = started + minutes * 60
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+
+        async def one(i: int) -> None:
+            t = time.perf_counter()
+            body = {"external_id": f"soak-{i}", "lead_id": f"lead-{i % 50}", "text": texts[i % len(texts)]}
+            try:
+                reply = await client.post(f"{url}/v1/analyze", json=body, headers=headers)
+                status = reply.status_code
+            except httpx.HTTPError:
+                status = 0
+            results.append((t - started, (time.perf_counter() - t) * 1000, status))
+
+        tasks, i = [], 0
+        while (now := time.perf_counter()) < end:  # open loop: a steady arrival rate, whatever the latency
+            tasks.append(asyncio.create_task(one(i)))
+            i += 1
+            await asyncio.sleep(max(0.0, started + i / rate - now))
+        await asyncio.gather(*tasks)
+    per_minute = []
+    for minute in range(int(minutes + 0.999)):
+        window = [lat for at, lat, status in results if minute * 60 <= at < (minute + 1) * 60 and status == 200]
+        per_minute.append(
+            {
+                "minute": minute + 1,
+                "ok": len(window),
+                "p50_ms": percentile(window, 50),
+                "p99_ms": percentile(window, 99),
+            }
+        )
+    ok = [lat for _, lat, status in results if status == 200]
+    return {
+        "requests": len(results),
+        "failed": sum(status != 200 for _, _, status in results),
+        "throughput_rps": round(len(ok) / (minutes * 60), 2),
+        "p50_ms": percentile(ok, 50),
+        "p99_ms": percentile(ok, 99),
+        "per_minute": per_minute,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=8.0, help="requests per second (open loop)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    texts = [e.text for e in read_examples(DATA_DIR / "intent.jsonl")]
+    with running_suite({"crm": Role.CRM_BACKEND}) as (url, tokens):
+        port = int(url.rsplit(":", 1)[1])
+        asyncio.run(soak(url, tokens["crm"], texts, 1.0, args.rate))  # warm-up: lazy models, caches (not reported)
+        before = suite_rss(port)
+        result = asyncio.run(soak(url, tokens["crm"], texts, args.minutes, args.rate))
+        after = suite_rss(port)
+    result["rss_mb_start"] = before
+    result["rss_mb_end"] = after
+    result["rss_growth_pct"] = {k: round(100 * (after[k] - before[k]) / before[k], 2) for k in before if k in after}
+    result["rate_rps"] = args.rate
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
