@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from salesai.common.v1 import types_pb2
+from salesai.ingestion.v1 import ingestion_pb2
 
 Language = Literal["auto", "zh", "en"]
 
@@ -34,6 +35,21 @@ class InteractionCreate(BaseModel):
     channel: str = Field("", max_length=40, examples=["wechat", "email", "meeting_note"])
     language: Language = "auto"
     occurred_at: datetime | None = None
+
+    def to_pb(self, tenant_id: str) -> ingestion_pb2.IngestRequest:
+        request = ingestion_pb2.IngestRequest(
+            tenant_id=tenant_id,
+            external_id=self.external_id,
+            customer_id=self.customer_id,
+            conversation_id=self.conversation_id,
+            lead_id=self.lead_id,
+            channel=self.channel,
+            text=self.text.encode(),
+            language=self.language,
+        )
+        if self.occurred_at is not None:
+            request.occurred_at.FromDatetime(self.occurred_at)
+        return request
 
 
 class InteractionPublic(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,8 @@ from models.calibration import fit_temperature
 from models.encoder import BaseEncoder
 from models.tasks import TaskSpec
 from services.common.errors import InvalidArgument
-from training.data import Example, by_split, data_hash, write_examples
-from training.report import evaluate, write_report
+from training.data import Example, by_split
+from training.report import finish_version
 
 
 @dataclass
@@ -91,30 +90,19 @@ def train_linear(
 
     temperature = fit_temperature(logits("dev"), torch.as_tensor(targets["dev"])) if len(dev) else 1.0
     probabilities = torch.softmax(logits("test") / temperature, dim=-1).numpy() if test else np.zeros((0, 0))
-    metrics, report = evaluate(spec, test, probabilities)
-    seconds = time.perf_counter() - started
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file({"weight": weight.contiguous(), "bias": bias.contiguous()}, str(out_dir / LINEAR_HEAD))
-    artifact = ModelArtifact(
-        path=out_dir,
-        task=spec,
+    return finish_version(
+        out_dir,
+        encoder=encoder,
+        spec=spec,
         version=version,
-        base_model=encoder.name,
-        base_model_hash=encoder.hash,
-        adapt_layers=encoder.adapt_layers,
+        examples=examples,
+        splits={"train": train, "dev": dev, "test": test},
+        probabilities=probabilities,
         temperature=temperature,
-        metrics={**metrics, "dev_macro_f1": dev_f1, "train_seconds": round(seconds, 2)},
-        data_hash=data_hash(examples),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        training={
-            "method": "linear",
-            "config": {**asdict(config), "chosen_regularisation": float(model.C)},
-            "examples": {"train": len(train), "dev": len(dev), "test": len(test)},
-        },
+        dev_macro_f1=dev_f1,
+        seconds=time.perf_counter() - started,
+        training={"method": "linear", "config": {**asdict(config), "chosen_regularisation": float(model.C)}},
     )
-    artifact.write_manifest()
-    write_report(out_dir / "report", spec, report, artifact.metrics)
-    write_examples(out_dir / "report" / "test.jsonl", test)  # the promotion gate compares versions on it
-    return artifact

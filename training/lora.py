@@ -15,7 +15,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,8 @@ from models.calibration import fit_temperature
 from models.encoder import BaseEncoder
 from models.tasks import TaskSpec
 from services.common.errors import InvalidArgument
-from training.data import Example, by_split, data_hash, write_examples
-from training.report import evaluate, write_report
+from training.data import Example, by_split
+from training.report import finish_version
 
 log = logging.getLogger("salesai.training")
 
@@ -256,32 +255,21 @@ def train_lora(
     temperature = fit_temperature(dev_logits, cached_dev.labels) if dev else 1.0
     test_logits = _logits(upper, cached_test, device)
     probabilities = torch.softmax(test_logits / temperature, dim=-1).numpy() if test else np.zeros((0, 0))
-    metrics, report = evaluate(spec, test, probabilities)
-    seconds = time.perf_counter() - started
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(str(out_dir))
-    artifact = ModelArtifact(
-        path=out_dir,
-        task=spec,
+    training = {"method": "lora", "config": asdict(config), "best_epoch": best_epoch, "history": history}
+    artifact = finish_version(
+        out_dir,
+        encoder=encoder,
+        spec=spec,
         version=version,
-        base_model=encoder.name,
-        base_model_hash=encoder.hash,
-        adapt_layers=encoder.adapt_layers,
+        examples=examples,
+        splits={"train": train, "dev": dev, "test": test},
+        probabilities=probabilities,
         temperature=temperature,
-        metrics={**metrics, "dev_macro_f1": best_f1, "train_seconds": round(seconds, 2)},
-        data_hash=data_hash(examples),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        training={
-            "method": "lora",
-            "config": asdict(config),
-            "best_epoch": best_epoch,
-            "history": history,
-            "examples": {"train": len(train), "dev": len(dev), "test": len(test)},
-        },
+        dev_macro_f1=best_f1,
+        seconds=time.perf_counter() - started,
+        training=training,
     )
-    artifact.write_manifest()
-    write_report(out_dir / "report", spec, report, artifact.metrics)
-    write_examples(out_dir / "report" / "test.jsonl", test)  # the promotion gate compares versions on it
     return artifact

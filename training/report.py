@@ -4,15 +4,18 @@ matrix, calibration (ECE and reliability diagram); saved as JSON and PNG beside 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from models.artifacts import ModelArtifact
 from models.calibration import expected_calibration_error, reliability
+from models.encoder import BaseEncoder
 from models.tasks import TaskSpec
-from training.data import Example
+from training.data import Example, data_hash, write_examples
 
 
 def evaluate(
@@ -102,3 +105,39 @@ def write_report(folder: Path, spec: TaskSpec, report: dict[str, Any], metrics: 
     fig.tight_layout()
     fig.savefig(folder / "reliability.png", dpi=110)
     plt.close(fig)
+
+
+def finish_version(
+    out_dir: Path,
+    *,
+    encoder: BaseEncoder,
+    spec: TaskSpec,
+    version: str,
+    examples: list[Example],
+    splits: dict[str, list[Example]],
+    probabilities: np.ndarray,
+    temperature: float,
+    dev_macro_f1: float,
+    seconds: float,
+    training: dict[str, Any],
+) -> ModelArtifact:
+    """Evaluate on test, then write the manifest, the model card, the report and the test split of a version."""
+    test = splits["test"]
+    metrics, report = evaluate(spec, test, probabilities)
+    artifact = ModelArtifact(
+        path=out_dir,
+        task=spec,
+        version=version,
+        base_model=encoder.name,
+        base_model_hash=encoder.hash,
+        adapt_layers=encoder.adapt_layers,
+        temperature=temperature,
+        metrics={**metrics, "dev_macro_f1": dev_macro_f1, "train_seconds": round(seconds, 2)},
+        data_hash=data_hash(examples),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        training={**training, "examples": {name: len(rows) for name, rows in splits.items()}},
+    )
+    artifact.write_manifest()
+    write_report(out_dir / "report", spec, report, artifact.metrics)
+    write_examples(out_dir / "report" / "test.jsonl", test)  # the promotion gate compares versions on it
+    return artifact

@@ -7,7 +7,6 @@ import asyncio
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from google.protobuf.timestamp_pb2 import Timestamp
 from salesai.inference.v1 import inference_pb2
 from salesai.ingestion.v1 import ingestion_pb2
 
@@ -45,20 +44,7 @@ async def analyze(
     body: AnalyzeCreate, request: Request, caller: CrmCaller, backends: BackendsDep, rid: RequestId
 ) -> AnalyzePublic:
     options = backends.call_options(rid)
-    ingest = ingestion_pb2.IngestRequest(
-        tenant_id=caller.tenant_id,
-        external_id=body.external_id,
-        customer_id=body.customer_id,
-        conversation_id=body.conversation_id,
-        lead_id=body.lead_id,
-        channel=body.channel,
-        text=body.text.encode(),
-        language=body.language,
-    )
-    if body.occurred_at is not None:
-        ts = Timestamp()
-        ts.FromDatetime(body.occurred_at)
-        ingest.occurred_at.CopyFrom(ts)
+    ingest = body.to_pb(caller.tenant_id)
     history_ids = [i for i in dict.fromkeys(body.recent_interaction_ids)]
     replies = await asyncio.gather(
         backends.ingestion.Ingest(ingest, **options),

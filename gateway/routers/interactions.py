@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
-from google.protobuf.timestamp_pb2 import Timestamp
 from salesai.ingestion.v1 import ingestion_pb2
 
 from gateway.deps import AnyCaller, BackendsDep, CrmCaller, ReaderCaller, RequestId
@@ -36,20 +35,7 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
     summary="Redact and store a customer message (idempotent on external_id)",
 )
 async def ingest(body: InteractionCreate, caller: CrmCaller, backends: BackendsDep, rid: RequestId) -> IngestPublic:
-    request = ingestion_pb2.IngestRequest(
-        tenant_id=caller.tenant_id,
-        external_id=body.external_id,
-        customer_id=body.customer_id,
-        conversation_id=body.conversation_id,
-        lead_id=body.lead_id,
-        channel=body.channel,
-        text=body.text.encode(),
-        language=body.language,
-    )
-    if body.occurred_at is not None:
-        ts = Timestamp()
-        ts.FromDatetime(body.occurred_at)
-        request.occurred_at.CopyFrom(ts)
+    request = body.to_pb(caller.tenant_id)
     reply = await backends.ingestion.Ingest(request, **backends.call_options(rid))
     return IngestPublic(interaction=InteractionPublic.from_pb(reply.interaction), created=reply.created)
 
