@@ -177,7 +177,6 @@ class IngestionCore:
         if not reason.strip():
             raise InvalidArgument("a reason is required to reveal raw text", field="reason")
         with self.db.session() as s:
-            _owned(s, tenant_id, interaction_id)
             audit = AuditEvent(
                 tenant_id=tenant_id,
                 actor=actor,
@@ -187,11 +186,13 @@ class IngestionCore:
                 target_id=interaction_id,
                 reason=reason[:2000],
             )
-            s.add(audit)
-            if role not in self.reveal_roles:
+            if role not in self.reveal_roles:  # before any lookup: a denied caller learns nothing, not even existence
                 audit.outcome = "denied"
+                s.add(audit)
                 s.commit()
                 raise PermissionDenied(f"role {role or '(none)'!r} may not reveal raw text")
+            _owned(s, tenant_id, interaction_id)
+            s.add(audit)
             raw = s.get(RawText, interaction_id)
             if raw is None:
                 raise NotFound("the raw text of this interaction was erased")
