@@ -105,7 +105,6 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200, help="messages in each latency run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     results: dict[str, object] = {"threads": torch.get_num_threads(), "device": "cpu"}
 
     intent_test = [e for e in read_examples(DATA_DIR / "intent.jsonl") if e.split == "test"]

@@ -170,7 +170,6 @@ class BaseEncoder:
         ids = [encoded["input_ids"][i] for i in indices]
         lengths = [len(row) for row in ids]
         starts = [sum(lengths[:k]) for k in range(len(lengths))]
-        total = sum(lengths)
         mask = None
         if len(ids) > 1:
             segment = torch.repeat_interleave(torch.arange(len(ids)), torch.tensor(lengths))
@@ -182,7 +181,7 @@ class BaseEncoder:
             lengths=lengths,
             offsets=[[(int(a), int(b)) for a, b in encoded["offset_mapping"][i]] for i in indices],
             tokens=[self.tokenizer.convert_ids_to_tokens(row) for row in ids],
-            mask=mask if total else None,
+            mask=mask,
         )
 
     def layer_mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor | None:

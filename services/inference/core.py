@@ -15,6 +15,7 @@ traffic in the background; its answers are compared and recorded, never returned
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -585,8 +586,6 @@ class InferenceCore:
 
 def _test_split(model: TaskModel) -> list[tuple[str, str]]:
     """The held-out test messages saved with a version (``report/test.jsonl``), if any."""
-    import json
-
     path = model.artifact.path / TEST_SPLIT
     if not path.is_file():
         return []
