@@ -9,6 +9,8 @@ class Role(StrEnum):
     CRM_BACKEND = "crm_backend"
     SALES_REP = "sales_rep"
     LABELLER = "labeller"
+    REVIEWER = "reviewer"
+    PROJECT_ADMIN = "project_admin"
     ML_ENGINEER = "ml_engineer"
     ADMIN = "admin"
 

@@ -9,13 +9,17 @@ backoff, and a delivery log row per (suggestion, channel) in ``suggestion_delive
   factor^(n-1))``.
 * The log keeps attempts, status (``pending`` / ``delivered`` / ``failed`` / ``blocked``), the last HTTP status and
   a short error (``HTTP 500``, ``ConnectTimeout``) — never a body.
+* Nothing is dropped when a chat tool is down for longer than the retries last: :meth:`Deliverer.redeliver` (run
+  by the periodic scan) sends again every delivery left ``pending`` (a process that died mid-retry) or ``failed``
+  for a retryable reason, under the same idempotency key. Client errors (a wrong URL, a 403) stay ``failed``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -31,6 +35,8 @@ from services.suggestions.guard import raw_pii_types
 from services.suggestions.signing import ATTEMPT_HEADER
 
 RETRY_STATUS = frozenset({408, 425, 429})
+
+log = logging.getLogger(__name__)
 
 
 class RetryPolicy(BaseModel):
@@ -119,6 +125,36 @@ class Deliverer:
             self.sleep(self.policy.delay(n, outcome.retry_after))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def redeliver(
+        self, channels: Sequence[Channel], load: Callable[[str], Suggestion | None], *, limit: int = 200
+    ) -> list[DeliveryResult]:
+        """Send again what a channel outage (or a crash mid-retry) left undelivered, oldest first."""
+        by_name = {c.name: c for c in channels}
+        if not by_name:
+            return []
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(SuggestionDelivery)
+                .where(SuggestionDelivery.status.in_(("pending", "failed")))
+                .where(SuggestionDelivery.channel.in_(by_name))
+                .order_by(SuggestionDelivery.created_at)
+                .limit(limit)
+            ).all()
+        results = []
+        for row in rows:
+            code = row.last_status_code
+            if row.status == "failed" and code is not None and not _retryable(code):
+                continue
+            suggestion = load(row.suggestion_id)
+            if suggestion is None:  # erased since (e.g. the customer asked): nothing to send
+                self._update(row.idempotency_key, status="failed", error="suggestion no longer exists")
+                continue
+            results.append(self.deliver(suggestion, by_name[row.channel]))
+        if results:
+            done = sum(r.status == "delivered" for r in results)
+            log.info("re-delivery sweep: %d of %d undelivered suggestions delivered", done, len(results))
+        return results
+
     def _attempt(self, channel: Channel, message: OutgoingSuggestion, key: str, attempt: int) -> _Outcome:
         request = channel.request(message, idempotency_key=key, now=self.clock())
         headers = {**request.headers, ATTEMPT_HEADER: str(attempt)}
@@ -130,8 +166,7 @@ class Deliverer:
         if 200 <= code < 300:
             error = channel.body_error(response)
             return _Outcome(error is None, False, code, error or "")
-        retryable = code in RETRY_STATUS or code >= 500
-        return _Outcome(False, retryable, code, f"HTTP {code}", _retry_after(response))
+        return _Outcome(False, _retryable(code), code, f"HTTP {code}", _retry_after(response))
 
     def _row(self, suggestion: Suggestion, channel: Channel, key: str) -> SuggestionDelivery:
         with self.db.session() as session:
@@ -170,7 +205,21 @@ class Deliverer:
             row.updated_at = utcnow()
             if status == "delivered":
                 row.delivered_at = utcnow()
+            elif status in ("failed", "blocked"):
+                # the key and the reason only: never the body, the draft or the receiver's URL
+                log.warning(
+                    "delivery %s to channel %s %s after %d attempt(s): %s",
+                    key[:12],
+                    row.channel,
+                    status,
+                    row.attempts,
+                    row.last_error,
+                )
             return _result(row)
+
+
+def _retryable(code: int) -> bool:
+    return code in RETRY_STATUS or code >= 500
 
 
 def _result(row: SuggestionDelivery, *, skipped: bool = False) -> DeliveryResult:

@@ -19,7 +19,7 @@ from services.common.errors import InvalidArgument, NotFound
 from services.common.storage import Database
 from services.common.storage.models import Suggestion as SuggestionRow
 from services.common.storage.models import SuggestionFeedback
-from services.suggestions.domain import AI_DRAFT_MARKERS, Decision, Suggestion
+from services.suggestions.domain import AI_DRAFT_MARKERS, Decision, Draft, Evidence, Suggestion
 
 DECISIONS: tuple[str, ...] = get_args(Decision)
 
@@ -47,6 +47,12 @@ class SuggestionStore:
                 session.add(_row(s))
                 new.append(s.id)
         return new
+
+    def load(self, suggestion_id: str) -> Suggestion | None:
+        """The stored suggestion as the engine made it (to re-deliver it), or None when it is gone."""
+        with self.db.session() as session:
+            row = session.get(SuggestionRow, suggestion_id)
+        return None if row is None else to_suggestion(row)
 
     def get(self, tenant_id: str, suggestion_id: str) -> SuggestionRow:
         with self.db.session() as session:
@@ -121,11 +127,27 @@ def _row(s: Suggestion) -> SuggestionRow:
         lead_id=s.lead_id,
         rule=s.rule,
         action=s.action,
+        audience=s.audience,
         title=s.title[:200],
         confidence=s.confidence,
         language=s.draft.language,
         draft=s.draft.text,
         evidence=s.evidence.model_dump(mode="json"),
+    )
+
+
+def to_suggestion(row: SuggestionRow) -> Suggestion:
+    return Suggestion(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        lead_id=row.lead_id,
+        rule=row.rule,
+        action=row.action,
+        audience=row.audience,  # type: ignore[arg-type]
+        title=row.title,
+        confidence=row.confidence,
+        evidence=Evidence.model_validate(row.evidence),
+        draft=Draft(language=row.language, text=row.draft),
     )
 
 

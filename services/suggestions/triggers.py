@@ -59,6 +59,12 @@ class SuggestionPipeline:
         fired = [s for lead, history in leads for s in self.engine.suggest(lead, history, now=now, rules=rules)]
         return self._fire(fired)
 
+    def redeliver(self) -> list[DeliveryResult]:
+        """Deliver again what an outage of a chat tool left undelivered (see :meth:`Deliverer.redeliver`)."""
+        if self.deliverer is None:
+            return []
+        return self.deliverer.redeliver(self.channels, self.store.load)
+
     def _fire(self, suggestions: list[Suggestion]) -> Fired:
         kept = [s for s in suggestions if s.confidence >= self.min_confidence]
         self.store.save(kept)
@@ -75,9 +81,11 @@ def scan_forever(
     interval_s: float,
     stop: threading.Event,
 ) -> None:
-    """Run :meth:`SuggestionPipeline.scan` every ``interval_s`` until ``stop`` is set; a failed scan is logged."""
+    """Every ``interval_s`` until ``stop`` is set: re-deliver what an outage left undelivered, then
+    :meth:`SuggestionPipeline.scan`; a failed round is logged and the loop goes on."""
     while not stop.is_set():
         try:
+            pipeline.redeliver()
             fired = pipeline.scan(load_leads())
             log.info("stale-lead scan fired %d suggestions", len(fired.suggestions))
         except Exception:  # noqa: BLE001 - one bad scan must not end the loop

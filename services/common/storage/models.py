@@ -162,6 +162,7 @@ class Suggestion(Base):
     lead_id: Mapped[str] = mapped_column(String(200), default="")
     rule: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
+    audience: Mapped[str] = mapped_column(String(16), default="customer", server_default="customer")
     title: Mapped[str] = mapped_column(String(200))
     confidence: Mapped[float] = mapped_column()
     language: Mapped[str] = mapped_column(String(8))
