@@ -52,6 +52,15 @@ async def soak(url: str, token: str, texts: list[str], minutes: float, rate: flo
     results: list[tuple[float, float, int]] = []  # (start offset s, latency ms, status)
     started = time.perf_counter()
     end = started + minutes * 60
+    port = int(url.rsplit(":", 1)[1])
+    rss_per_minute: list[dict[str, float]] = []
+
+    async def sample_rss() -> None:  # a trend, not two points: a plateau is warm-up, a steady slope is a leak
+        while time.perf_counter() < end:
+            await asyncio.sleep(min(60.0, max(0.0, end - time.perf_counter())))
+            rss_per_minute.append(suite_rss(port))
+
+    sampler = asyncio.create_task(sample_rss())
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as client:
 
         async def one(i: int) -> None:
@@ -70,6 +79,7 @@ async def soak(url: str, token: str, texts: list[str], minutes: float, rate: flo
             i += 1
             await asyncio.sleep(max(0.0, started + i / rate - now))
         await asyncio.gather(*tasks)
+        await sampler
     per_minute = []
     for minute in range(int(minutes + 0.999)):
         window = [lat for at, lat, status in results if minute * 60 <= at < (minute + 1) * 60 and status == 200]
@@ -79,6 +89,7 @@ async def soak(url: str, token: str, texts: list[str], minutes: float, rate: flo
                 "ok": len(window),
                 "p50_ms": percentile(window, 50),
                 "p99_ms": percentile(window, 99),
+                "rss_mb": rss_per_minute[minute] if minute < len(rss_per_minute) else {},
             }
         )
     ok = [lat for _, lat, status in results if status == 200]
@@ -108,6 +119,13 @@ def main() -> None:
     result["rss_mb_start"] = before
     result["rss_mb_end"] = after
     result["rss_growth_pct"] = {k: round(100 * (after[k] - before[k]) / before[k], 2) for k in before if k in after}
+    # the second half alone: growth that has stopped by mid-run is warm-up (allocator pools), not a leak
+    trend = [m["rss_mb"] for m in result["per_minute"] if m["rss_mb"]]
+    if len(trend) >= 4:
+        mid, last = trend[len(trend) // 2 - 1], trend[-1]
+        result["rss_growth_second_half_pct"] = {
+            k: round(100 * (last[k] - mid[k]) / mid[k], 2) for k in mid if k in last
+        }
     result["rate_rps"] = args.rate
     print(json.dumps(result, indent=2))
     if args.json:

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common.errors import SalesAIError, Unavailable, from_grpc
+from services.common.errors import SalesAIError, Unavailable, database_unavailable, from_grpc
 from services.common.logging import request_id_var
 
 log = logging.getLogger("salesai.gateway")
@@ -81,6 +81,9 @@ _HTTP_REASONS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_
 
 
 async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
+    if (unavailable := database_unavailable(err)) is not None:  # e.g. the key store while PostgreSQL restarts
+        log.warning("database unavailable: %s", type(err).__name__)
+        return error_response(unavailable)
     log.error("unhandled error", exc_info=err)
     return error_response(SalesAIError("internal error"))
 

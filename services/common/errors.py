@@ -117,6 +117,21 @@ _BY_GRPC_CODE: dict[grpc.StatusCode, type[SalesAIError]] = {
 }
 
 
+def database_unavailable(err: BaseException) -> Unavailable | None:
+    """A lost or refused database connection (a restart, a failover) as a retryable :class:`Unavailable`; else None.
+
+    What the driver said stays out of the message: it can hold the server's address."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    transient = isinstance(err, InterfaceError) or (isinstance(err, DBAPIError) and err.connection_invalidated)
+    if isinstance(err, OperationalError):
+        # PostgreSQL drivers raise it for lost connections only (a missing table is a ProgrammingError);
+        # SQLite raises it for a missing table too, which is a bug, not an outage: only a busy file is retryable.
+        driver = type(err.orig).__module__
+        transient = not driver.startswith("sqlite3") or any(w in str(err.orig) for w in ("locked", "busy"))
+    return Unavailable("the database is unavailable; retry shortly") if transient else None
+
+
 def from_grpc(code: grpc.StatusCode, details: str | None) -> SalesAIError:
     """Rebuild the domain error a service raised from the status a client received."""
     cls = _BY_GRPC_CODE.get(code, SalesAIError)

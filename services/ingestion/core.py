@@ -28,6 +28,8 @@ from services.common.storage.models import (
 from services.ingestion.redaction import Pseudonymizer, RedactionResult, Redactor
 from services.ingestion.vault import Sealed, TenantVault
 
+#: tries to store one message when concurrent calls race to create a row it shares (see :meth:`ingest`)
+STORE_ATTEMPTS = 3
 log = logging.getLogger("salesai.ingestion")
 
 LANGUAGES = ("auto", "zh", "en")
@@ -92,14 +94,19 @@ class IngestionCore:
         existing = self._find_external(cmd.tenant_id, cmd.external_id)
         if existing is not None:
             return IngestOutcome(existing, created=False)
-        try:
-            return IngestOutcome(self._store(cmd, text, language), created=True)
-        except IntegrityError:
-            # A concurrent call stored the same (tenant, external id) first: answer with its record.
-            existing = self._find_external(cmd.tenant_id, cmd.external_id)
-            if existing is None:
-                raise
-            return IngestOutcome(existing, created=False)
+        for attempt in range(STORE_ATTEMPTS):
+            try:
+                return IngestOutcome(self._store(cmd, text, language), created=True)
+            except IntegrityError:
+                # A concurrent call stored the same (tenant, external id) first: answer with its record.
+                existing = self._find_external(cmd.tenant_id, cmd.external_id)
+                if existing is not None:
+                    return IngestOutcome(existing, created=False)
+                # Or it created a row this one needed too (the tenant's first data key, a conversation's
+                # pseudonym state): the transaction rolled back whole, so storing again is safe.
+                if attempt == STORE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _store(self, cmd: IngestCommand, text: str, language: str) -> Interaction:
         self._ensure_tenant(cmd.tenant_id)

@@ -67,3 +67,33 @@ def test_no_key_is_401_everywhere(client: TestClient) -> None:
     for method, path in POLICY:
         concrete = path.format(**{k: v for k, v in PARAMS.items() if "{" + k + "}" in path})
         assert client.request(method, concrete, json={}).status_code == 401, (method, path)
+
+
+#: operations on something a tenant owns: an allowed role of ANOTHER tenant gets 404 (never 403, which would
+#: confirm the id exists), and the owner's data is untouched afterwards
+OWNED = [
+    ("GET", "/v1/interactions/{interaction_id}", "globex_crm"),
+    ("POST", "/v1/interactions/{interaction_id}/reveal", "globex_admin"),
+]
+
+
+def test_another_tenants_resources_are_404(client: TestClient, tokens: dict[str, str]) -> None:
+    created = client.post(
+        "/v1/interactions",
+        json={"external_id": "tenant-axis-1", "text": "合同下周签，电话13812345678", "customer_id": "cust-9"},
+        headers=auth(tokens["crm_backend"]),
+    )
+    assert created.status_code == 201
+    interaction_id = created.json()["interaction"]["id"]
+    for method, path, token in OWNED:
+        concrete = path.format(interaction_id=interaction_id)
+        body = BODIES.get(path) if method == "POST" else None
+        reply = client.request(method, concrete, json=body, headers=auth(tokens[token]))
+        assert reply.status_code == 404, (method, path, reply.status_code)
+    # a customer id is a tenant's own namespace: another tenant's export finds nothing, its erase erases nothing
+    exported = client.get("/v1/customers/cust-9/export", headers=auth(tokens["globex_crm"]))
+    assert exported.status_code == 200 and exported.json()["interactions"] == []
+    erased = client.delete("/v1/customers/cust-9", headers=auth(tokens["globex_crm"]))
+    assert erased.status_code == 200 and erased.json()["interactions_erased"] == 0
+    mine = client.get(f"/v1/interactions/{interaction_id}", headers=auth(tokens["crm_backend"]))
+    assert mine.status_code == 200 and "<PHONE" in mine.json()["redacted_text"]

@@ -187,3 +187,24 @@ def test_gateway_sockets_disable_nagle_on_keep_alive_connections() -> None:
         return value
 
     assert asyncio.run(accepted_nodelay()) == 1
+
+
+def test_a_new_tenants_first_messages_arriving_together_are_all_stored(
+    client: TestClient, tokens: dict[str, str], migrated_url: str
+) -> None:
+    """They race to create the tenant's first data key; the losers store again instead of failing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = client.app.state.keys.create("newco", Role.CRM_BACKEND).token  # type: ignore[attr-defined]
+
+    def send(n: int) -> int:
+        body = {"external_id": f"first-{n}", "text": f"消息{n}", "conversation_id": "c1"}
+        return client.post("/v1/interactions", json=body, headers=auth(token)).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(send, range(16)))
+    assert codes == [201] * 16
+    db = Database(migrated_url)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).where(Interaction.tenant_id == "newco")) == 16
+    db.dispose()

@@ -33,7 +33,8 @@ def fire_all(pipeline: SuggestionPipeline, make_interaction, now) -> int:
     sent = 0
     for lead_id in LEADS:
         history = [make_interaction(f"{lead_id}-m1", "Budget frozen.", hours_ago=0.1, intent="budget_freeze")]
-        sent += len(pipeline.on_interaction(LeadContext(tenant_id="acme", lead_id=lead_id), history, now=now).deliveries)
+        lead = LeadContext(tenant_id="acme", lead_id=lead_id)
+        sent += len(pipeline.on_interaction(lead, history, now=now).deliveries)
     return sent
 
 

@@ -13,7 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; for SQLite make the folder, enable WAL and foreign keys, allow threads."""
+    """Create an engine; for SQLite make the folder, enable WAL and foreign keys, allow threads.
+
+    ``hide_parameters``: bound values (message texts, ciphertexts) never appear in an exception or a log line."""
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
