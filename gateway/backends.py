@@ -9,6 +9,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from salesai.inference.v1 import inference_pb2_grpc
 from salesai.ingestion.v1 import ingestion_pb2_grpc
+from salesai.scoring.v1 import scoring_pb2_grpc
+from salesai.suggestions.v1 import suggestions_pb2_grpc
+from salesai.training.v1 import jobs_pb2_grpc
 
 from gateway.config import GatewaySettings
 
@@ -23,6 +26,8 @@ class Backends:
         backends = cls(settings)
         backends.channels["ingestion"] = grpc.aio.insecure_channel(settings.ingestion_url)
         backends.channels["inference"] = grpc.aio.insecure_channel(settings.inference_url)
+        backends.channels["training"] = grpc.aio.insecure_channel(settings.training_url)
+        backends.channels["leads"] = grpc.aio.insecure_channel(settings.leads_url)
         return backends
 
     @property
@@ -32,6 +37,18 @@ class Backends:
     @property
     def inference(self) -> inference_pb2_grpc.InferenceServiceStub:
         return inference_pb2_grpc.InferenceServiceStub(self.channels["inference"])
+
+    @property
+    def scoring(self) -> scoring_pb2_grpc.ScoringServiceStub:
+        return scoring_pb2_grpc.ScoringServiceStub(self.channels["leads"])
+
+    @property
+    def suggestions(self) -> suggestions_pb2_grpc.SuggestionServiceStub:
+        return suggestions_pb2_grpc.SuggestionServiceStub(self.channels["leads"])
+
+    @property
+    def training(self) -> jobs_pb2_grpc.TrainingJobsStub:
+        return jobs_pb2_grpc.TrainingJobsStub(self.channels["training"])
 
     def call_options(self, request_id: str, *, slow: bool = False) -> dict[str, object]:
         """Deadline and request id for a call into a service (``slow``: model lifecycle steps that evaluate)."""

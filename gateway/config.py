@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
+from services.suggestions.callback import CallbackChannel
 
 
 class GatewaySettings(CommonSettings):
@@ -15,6 +16,12 @@ class GatewaySettings(CommonSettings):
     port: int = Field(8000, ge=0, le=65535, description="REST port; 0 picks a free one.")
     ingestion_url: str = Field("127.0.0.1:50051", description="host:port of the ingestion gRPC service.")
     inference_url: str = Field("127.0.0.1:50052", description="host:port of the inference gRPC service.")
+    training_url: str = Field("127.0.0.1:50053", description="host:port of the training job gRPC service.")
+    leads_url: str = Field("127.0.0.1:50054", description="host:port of the leads (scoring + suggestions) service.")
+    callbacks: dict[str, CallbackChannel] = Field(
+        default_factory=dict,
+        description='Chat-tool button callbacks by channel name: {"name": {"tenant_id": ..., "secret": ...}}.',
+    )
     deadline_seconds: float = Field(10.0, gt=0, description="Deadline for each call into a gRPC service.")
     slow_deadline_seconds: float = Field(
         120.0, gt=0, description="Deadline for model lifecycle calls that load and evaluate a version."
@@ -25,4 +32,11 @@ class GatewaySettings(CommonSettings):
         "100/second;5000/minute",
         description="Per-API-key limit in `limits` notation (`N/second;M/minute`); empty = unlimited.",
     )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit windows live: `memory://` (per replica) or `redis://host:6379/0` (shared).",
+    )
     key_cache_seconds: float = Field(5.0, ge=0, description="How long a verified API key is trusted unchecked.")
+    workbench_max_items: int = Field(
+        5000, ge=1, description="Most items one workbench load (texts, upload or Label Studio import) may add."
+    )

@@ -13,6 +13,7 @@ from gateway.backends import Backends
 from services.common.errors import PermissionDenied, Unauthenticated
 from services.common.logging import request_id_var
 from services.common.roles import Role
+from services.common.storage import Database
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer sai_...`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or `X-API-Key: sai_...`")
@@ -61,3 +62,21 @@ CrmCaller = Annotated[Caller, Depends(require(Role.CRM_BACKEND, Role.ADMIN))]
 ReaderCaller = Annotated[Caller, Depends(require(Role.CRM_BACKEND, Role.SALES_REP, Role.ADMIN))]
 RequestId = Annotated[str, Depends(request_id)]
 ModelCaller = Annotated[Caller, Depends(require(Role.ML_ENGINEER, Role.ADMIN))]
+JobCaller = Annotated[Caller, Depends(require(Role.ML_ENGINEER, Role.ADMIN))]
+JobSubmitter = Annotated[Caller, Depends(require(Role.ML_ENGINEER, Role.ADMIN, Role.PROJECT_ADMIN))]
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+# The annotation workbench (annotation/README.md has the role table).
+_LABEL, _REVIEW, _PADMIN, _ML = Role.LABELLER, Role.REVIEWER, Role.PROJECT_ADMIN, Role.ML_ENGINEER
+WorkbenchReader = Annotated[Caller, Depends(require(_LABEL, _REVIEW, _PADMIN, _ML, Role.ADMIN))]
+WorkbenchMember = Annotated[Caller, Depends(require(_LABEL, _REVIEW, _PADMIN, Role.ADMIN))]
+LabellingCaller = Annotated[Caller, Depends(require(_LABEL, _REVIEW, Role.ADMIN))]
+ReviewCaller = Annotated[Caller, Depends(require(_REVIEW, _PADMIN, Role.ADMIN))]
+AgreementCaller = Annotated[Caller, Depends(require(_REVIEW, _PADMIN, _ML, Role.ADMIN))]
+ProjectAdminCaller = Annotated[Caller, Depends(require(_PADMIN, Role.ADMIN))]
+DatasetCaller = Annotated[Caller, Depends(require(_PADMIN, _ML, Role.ADMIN))]

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common.errors import SalesAIError, Unavailable, database_unavailable, from_grpc
+from services.common.errors import SalesAIError, Unavailable, database_rejected, database_unavailable, from_grpc
 from services.common.logging import request_id_var
 
 log = logging.getLogger("salesai.gateway")
@@ -84,6 +84,8 @@ async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
     if (unavailable := database_unavailable(err)) is not None:  # e.g. the key store while PostgreSQL restarts
         log.warning("database unavailable: %s", type(err).__name__)
         return error_response(unavailable)
+    if (rejected := database_rejected(err)) is not None:  # a workbench id with a NUL character, say
+        return error_response(rejected)
     log.error("unhandled error", exc_info=err)
     return error_response(SalesAIError("internal error"))
 

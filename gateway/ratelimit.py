@@ -1,6 +1,8 @@
 """Per-API-key rate limits (moving window, the ``limits`` library): over the limit → 429 with ``Retry-After``.
 
-The window lives in the gateway process; with several gateway replicas each enforces it on its own share.
+The windows live in the gateway process by default (``memory://``). Several gateway replicas share one limit per key
+when they point ``SALESAI_GATEWAY_RATE_LIMIT_STORAGE`` at the same Redis (``redis://host:6379/0``): otherwise each
+replica would allow the full limit on its own share of the traffic.
 """
 
 from __future__ import annotations
@@ -9,17 +11,23 @@ import math
 import time
 
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from services.common.errors import ResourceExhausted
+from services.common.errors import InvalidArgument, ResourceExhausted
 
 
 class RateLimiter:
-    def __init__(self, limit: str) -> None:
-        """``limit`` in the ``limits`` notation, e.g. ``600/minute`` or ``20/second;600/minute``; '' = none."""
+    def __init__(self, limit: str, storage: str = "memory://") -> None:
+        """``limit`` in the ``limits`` notation, e.g. ``600/minute`` or ``20/second;600/minute``; '' = none.
+        ``storage``: ``memory://`` (this process) or a ``redis://`` URL shared by every gateway replica."""
         self.items = [parse(part) for part in limit.split(";") if part.strip()]
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        try:
+            backend = storage_from_string(storage, key_prefix="salesai-ratelimit")
+        except (ConfigurationError, ValueError) as error:
+            raise InvalidArgument(f"rate limit storage: {error}", field="rate_limit_storage") from None
+        self._limiter = MovingWindowRateLimiter(backend)
 
     def check(self, key_id: str) -> None:
         for item in self.items:

@@ -261,3 +261,9 @@ class AnalyzePublic(BaseModel):
     suggestions: list[dict[str, Any]] = Field(
         description="Next actions with confidence, evidence and an editable AI draft; never sent automatically."
     )
+    score: dict[str, Any] | None = Field(None, description="The lead's fresh score and factors (GET .../score shape).")
+    score_source: Literal["model", "request", "none"] = Field(
+        "none",
+        description="model: rescored now; request: no scoring model trained yet, the body's lead_score was used; "
+        "none: neither (rules on the score did not apply).",
+    )

@@ -34,12 +34,16 @@ def settings_classes() -> list[tuple[type[BaseSettings], str]]:
     from services.common.settings import CommonSettings
     from services.inference.config import InferenceSettings
     from services.ingestion.config import IngestionSettings
+    from services.leads.config import LeadsSettings
+    from services.training.config import TrainingSettings
 
     return [
         (CommonSettings, "all (and the CLI)"),
         (IngestionSettings, "ingestion"),
         (InferenceSettings, "inference"),
-        (ModelSettings, "inference, training"),
+        (TrainingSettings, "training (and its workers)"),
+        (LeadsSettings, "leads"),
+        (ModelSettings, "inference, training, leads"),
         (GatewaySettings, "gateway"),
     ]
 

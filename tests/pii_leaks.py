@@ -91,6 +91,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.write_sep("-", f"PII scan: {len(sources)} log lines and metrics scanned, {len(leaks)} leak(s)")
         for where, kind, value in leaks[:20]:
             reporter.write_line(f"  PII LEAK ({kind}) {value} in {where}", red=True)
+    record_figures("pii_scan", lines_scanned=len(sources), leaks=len(leaks))
     if leaks and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

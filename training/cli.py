@@ -15,6 +15,7 @@ from services.cli.common import console, friendly_errors
 
 if TYPE_CHECKING:
     from models.artifacts import ModelArtifact
+    from models.config import ModelSettings
     from models.encoder import BaseEncoder
     from models.tasks import TaskSpec
     from training.data import Example
@@ -52,12 +53,19 @@ def train_command(
     from models.tasks import TaskSpec, default_tasks
     from services.common.storage import Database, upgrade
     from training.data import assign_splits, read_examples
+    from training.distributed import local_device, world
     from training.linear import LinearConfig, train_linear
     from training.lora import TrainConfig
 
     examples = assign_splits(read_examples(data), dev=0.1, test=0.2)
     spec = default_tasks().get(task) or TaskSpec.for_labels(task, [e.label for e in examples])
     settings = ModelSettings()
+    settings = settings.model_copy(update={"device": local_device(settings.device)})
+    ranks = world()
+    if not ranks.writer:  # under torchrun: train beside rank 0, write nothing of our own
+        _train_other_rank(settings, spec, examples, fast, TrainConfig(epochs=epochs, batch_size=batch_size,
+                          learning_rate=learning_rate, lora_r=lora_r, seed=seed))  # fmt: skip
+        return
     upgrade(settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
     try:
@@ -90,6 +98,22 @@ def train_command(
         typer.echo(json.dumps({"task": spec.name, "version": version, "metrics": metrics}, ensure_ascii=False))
     finally:
         db.dispose()
+
+
+def _train_other_rank(
+    settings: ModelSettings, spec: TaskSpec, examples: list[Example], fast: bool, config: TrainConfig
+) -> None:
+    """A rank other than 0: the same training (DDP needs every rank), into a temporary folder it deletes."""
+    import tempfile
+
+    from models.encoder import BaseEncoder
+    from training.lora import train_lora
+
+    if fast:
+        return  # the linear head trains in one process: nothing to share
+    encoder = BaseEncoder.from_settings(settings, for_training=True)
+    with tempfile.TemporaryDirectory(prefix="salesai-rank-") as scratch:
+        train_lora(encoder, spec, examples, Path(scratch), version="rank", config=config)
 
 
 def _train_lora(

@@ -11,11 +11,13 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +31,7 @@ from models.encoder import BaseEncoder
 from models.tasks import TaskSpec
 from services.common.errors import InvalidArgument
 from training.data import Example, by_split
+from training.distributed import world as current_world
 from training.report import finish_version
 
 log = logging.getLogger("salesai.training")
@@ -68,6 +71,74 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class _Resume:
+    """Where a run stands after an epoch: enough to continue it exactly as if it had never stopped."""
+
+    epoch: int = 0
+    step: int = 0
+    best_f1: float = -1.0
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int = 0
+    stale: int = 0
+    stopped: bool = False
+    history: list[dict[str, float]] | None = None
+
+
+def _rng_states(generator: torch.Generator) -> dict[str, object]:
+    states: dict[str, object] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "order": generator.get_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _restore_rng(states: dict[str, Any], generator: torch.Generator) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    generator.set_state(states["order"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(
+    folder: Path,
+    state: _Resume,
+    *,
+    trainable: Mapping[str, torch.Tensor],
+    optimiser: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+) -> None:
+    """Write the epoch's checkpoint atomically (a crash mid-write leaves the previous one intact)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "resume": asdict(state),
+        "trainable": {n: t.detach().cpu() for n, t in trainable.items()},
+        "optimiser": optimiser.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": _rng_states(generator),
+    }
+    partial = folder / f".{CHECKPOINT}.partial"
+    torch.save(payload, partial)
+    os.replace(partial, folder / CHECKPOINT)
+
+
+def load_checkpoint(folder: Path | None) -> dict[str, Any] | None:
+    path = Path(folder) / CHECKPOINT if folder else None
+    if path is None or not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=False)  # our own file, written by save_checkpoint
 
 
 @dataclass
@@ -142,8 +213,14 @@ def train_lora(
     version: str,
     config: TrainConfig | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> ModelArtifact:
-    """Train, calibrate on dev, evaluate on test, and save a version folder at ``out_dir``."""
+    """Train, calibrate on dev, evaluate on test, and save a version folder at ``out_dir``.
+
+    With ``checkpoint_dir``, a checkpoint (trainable weights, optimiser, scheduler, RNG states, best-so-far
+    state, epoch) is written there after every epoch, and a run that finds one continues after its epoch with
+    the same result an uninterrupted run would have had. Without it nothing changes.
+    """
     config = config or TrainConfig()
     if spec.multi_label:
         raise InvalidArgument("multi-label tasks are not supported by LoRA training yet", field="task")
@@ -180,6 +257,11 @@ def train_lora(
     peft_model = get_peft_model(base, lora)
     peft_model.to(device)
     upper = _Upper(encoder, peft_model)
+    world = current_world()
+    trained: torch.nn.Module = upper
+    if world.distributed:  # gradients of the trainable parameters are averaged over the ranks
+        ids = [device.index] if device.type == "cuda" else None
+        trained = torch.nn.parallel.DistributedDataParallel(upper, device_ids=ids)
 
     cached_train = _cache(encoder, train, spec)
     cached_dev = _cache(encoder, dev, spec)
@@ -211,18 +293,33 @@ def train_lora(
     )
 
     generator = torch.Generator().manual_seed(config.seed)
-    best_f1, best_state, best_epoch, stale = -1.0, None, 0, 0
-    history = []
-    step = 0
-    for epoch in range(1, config.epochs + 1):
+    trainable_named = {n: p for n, p in peft_model.named_parameters() if p.requires_grad}
+    saved = load_checkpoint(checkpoint_dir)
+    run = _Resume(history=[])
+    if saved is not None:
+        run = _Resume(**saved["resume"])
+        with torch.no_grad():
+            for name, value in saved["trainable"].items():
+                trainable_named[name].copy_(value.to(device))
+        optimiser.load_state_dict(saved["optimiser"])
+        scheduler.load_state_dict(saved["scheduler"])
+        _restore_rng(saved["rng"], generator)
+        log.info("resuming training", extra={"task": spec.name, "after_epoch": run.epoch})
+    resumed_from = run.epoch
+    best_f1, best_state, best_epoch, stale = run.best_f1, run.best_state, run.best_epoch, run.stale
+    history = run.history or []
+    step = run.step
+    for epoch in range(run.epoch + 1, config.epochs + 1):
+        if run.stopped:
+            break
         upper.train()
         order = torch.randperm(len(train), generator=generator).tolist()
         running = 0.0
         for start in range(0, len(order), config.batch_size):
-            index = order[start : start + config.batch_size]
+            index = world.shard(order[start : start + config.batch_size])
             hidden, mask = _pad([cached_train.states[i] for i in index], device)
             labels = cached_train.labels[index].to(device)
-            loss = loss_fn(upper(hidden, mask), labels)
+            loss = loss_fn(trained(hidden, mask), labels)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -230,11 +327,11 @@ def train_lora(
             scheduler.step()
             step += 1
             running += loss.item()
-            if on_progress:
-                on_progress(Progress(epoch, config.epochs, step, total_steps, float(loss)))
+            if on_progress and world.writer:
+                on_progress(Progress(epoch, config.epochs, step, total_steps, float(loss.detach())))
         dev_f1 = _macro_f1(_logits(upper, cached_dev, device), cached_dev.labels) if dev else 0.0
         history.append({"epoch": epoch, "loss": running / steps_per_epoch, "dev_macro_f1": dev_f1})
-        if on_progress:
+        if on_progress and world.writer:
             on_progress(Progress(epoch, config.epochs, step, total_steps, running / steps_per_epoch, dev_f1))
         if dev_f1 > best_f1:
             best_f1, best_epoch, stale = dev_f1, epoch, 0
@@ -243,8 +340,19 @@ def train_lora(
             )
         else:
             stale += 1
-            if dev and stale >= config.patience:
-                break
+        stopped = bool(dev) and stale > 0 and stale >= config.patience
+        if checkpoint_dir is not None and world.writer:
+            state = _Resume(epoch, step, best_f1, best_state, best_epoch, stale, stopped, history)
+            save_checkpoint(
+                Path(checkpoint_dir),
+                state,
+                trainable=trainable_named,
+                optimiser=optimiser,
+                scheduler=scheduler,
+                generator=generator,
+            )
+        if stopped:
+            break
     if best_state is not None:
         with torch.no_grad():
             for name, param in peft_model.named_parameters():
@@ -259,6 +367,10 @@ def train_lora(
     out_dir.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(str(out_dir))
     training = {"method": "lora", "config": asdict(config), "best_epoch": best_epoch, "history": history}
+    if resumed_from:
+        training["resumed_from_epoch"] = resumed_from
+    if world.distributed:
+        training["world_size"] = world.size
     artifact = finish_version(
         out_dir,
         encoder=encoder,

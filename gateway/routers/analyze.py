@@ -1,5 +1,11 @@
 """``/v1/analyze``: one call that ingests a message (redacted and stored), classifies it and the lead's recent
-messages in one pass, and returns next-action suggestions with confidence, evidence and editable AI drafts."""
+messages in one pass, stores those predictions, rescores the lead through the leads service and returns the
+next-action suggestions it stored, with confidence, evidence and editable AI drafts.
+
+The body's ``lead_score`` is used only when no scoring model has been trained yet (``score_source: "request"``).
+Without a ``lead_id`` nothing can be stored about a lead: the suggestions are computed here, statelessly, from
+the given messages and the body's score.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,22 @@ import asyncio
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
+from salesai.common.v1 import types_pb2
 from salesai.inference.v1 import inference_pb2
 from salesai.ingestion.v1 import ingestion_pb2
+from salesai.scoring.v1 import scoring_pb2
+from salesai.suggestions.v1 import suggestions_pb2
 
 from gateway.deps import BackendsDep, CrmCaller, RequestId
-from gateway.schemas import AnalyzeCreate, AnalyzePublic, InteractionPublic, PredictionPublic
+from gateway.routers.leads import ScorePublic, suggestions_public
+from gateway.schemas import AnalyzeCreate, AnalyzePublic, InteractionPublic, LeadFactorIn, PredictionPublic
+from services.leads.convert import SOURCE_NAMES, timestamp
 from services.suggestions.domain import InteractionView, LeadContext, Prediction, ScoreFactor, Span
 
 router = APIRouter(prefix="/v1", tags=["analyze"])
+
+#: suggestions /v1/analyze returns at most (the leads service's ceiling)
+MAX_SUGGESTIONS = 20
 
 
 def _view(interaction: InteractionPublic, predictions: list[PredictionPublic]) -> InteractionView:
@@ -35,10 +49,42 @@ def _view(interaction: InteractionPublic, predictions: list[PredictionPublic]) -
     )
 
 
+def _stored_predictions(
+    tenant_id: str, interactions: list[InteractionPublic], classified: inference_pb2.ClassifyResponse
+) -> scoring_pb2.RecordPredictionsRequest:
+    return scoring_pb2.RecordPredictionsRequest(
+        tenant_id=tenant_id,
+        interactions=[
+            scoring_pb2.InteractionPredictions(interaction_id=i.id, predictions=list(row.predictions))
+            for i, row in zip(interactions, classified.results, strict=True)
+        ],
+    )
+
+
+def _factor_pb(factor: LeadFactorIn) -> types_pb2.Factor:
+    value = factor.value if isinstance(factor.value, int | float) else float("nan")
+    return types_pb2.Factor(
+        name=factor.feature, value=value, contribution=factor.contribution, description=factor.text_en or factor.text_zh
+    )
+
+
+def _suggest_request(tenant_id: str, body: AnalyzeCreate) -> suggestions_pb2.SuggestRequest:
+    request = suggestions_pb2.SuggestRequest(
+        tenant_id=tenant_id,
+        lead_id=body.lead_id,
+        limit=MAX_SUGGESTIONS,
+        fallback_factors=[_factor_pb(f) for f in body.lead_factors],
+        last_touch_at=timestamp(body.last_touch_at),
+    )
+    if body.lead_score is not None:
+        request.fallback_score = body.lead_score
+    return request
+
+
 @router.post(
     "/analyze",
     response_model=AnalyzePublic,
-    summary="Ingest a message, classify it with the lead's recent ones, and suggest next actions",
+    summary="Ingest a message, classify it with the lead's recent ones, rescore the lead, suggest next actions",
 )
 async def analyze(
     body: AnalyzeCreate, request: Request, caller: CrmCaller, backends: BackendsDep, rid: RequestId
@@ -70,19 +116,36 @@ async def analyze(
         **options,
     )
     predictions = [[PredictionPublic.from_pb(p) for p in row.predictions] for row in classified.results]
-    views = sorted((_view(i, p) for i, p in zip(interactions, predictions, strict=True)), key=lambda v: v.occurred_at)
+    reply = AnalyzePublic(interaction=current, created=created.created, predictions=predictions[-1], suggestions=[])
+    if not body.lead_id:
+        views = sorted(
+            (_view(i, p) for i, p in zip(interactions, predictions, strict=True)), key=lambda v: v.occurred_at
+        )
+        return _stateless(request, caller.tenant_id, body, current, views, reply)
+    await backends.scoring.RecordPredictions(_stored_predictions(caller.tenant_id, interactions, classified), **options)
+    suggested = await backends.suggestions.Suggest(_suggest_request(caller.tenant_id, body), **options)
+    reply.suggestions = suggestions_public(caller.tenant_id, suggested)
+    reply.score_source = SOURCE_NAMES.get(suggested.score_source, "none")  # type: ignore[assignment]
+    reply.score = ScorePublic.from_pb(suggested.score).model_dump(mode="json") if suggested.HasField("score") else None
+    return reply
+
+
+def _stateless(
+    request: Request,
+    tenant_id: str,
+    body: AnalyzeCreate,
+    current: InteractionPublic,
+    views: list[InteractionView],
+    reply: AnalyzePublic,
+) -> AnalyzePublic:
     lead = LeadContext(
-        tenant_id=caller.tenant_id,
-        lead_id=body.lead_id or body.customer_id or current.id,
+        tenant_id=tenant_id,
+        lead_id=body.customer_id or current.id,
         score=body.lead_score,
         factors=tuple(ScoreFactor(**f.model_dump()) for f in body.lead_factors),
         last_touch_at=body.last_touch_at,
     )
-    engine = request.app.state.suggestions
-    suggestions = engine.suggest(lead, views, now=datetime.now(UTC))
-    return AnalyzePublic(
-        interaction=current,
-        created=created.created,
-        predictions=predictions[-1],
-        suggestions=[s.model_dump(mode="json") for s in suggestions],
-    )
+    suggestions = request.app.state.suggestions.suggest(lead, views, now=datetime.now(UTC))
+    reply.suggestions = [s.model_dump(mode="json") for s in suggestions]
+    reply.score_source = "request" if body.lead_score is not None else "none"
+    return reply

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from models import cli as models_cli
-from services.cli import keys, suite
+from services.cli import jobs, keys, suite
 from services.ingestion import cli as ingestion_cli
 from services.scoring import cli as scoring_cli
 from training import cli as training_cli
@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-for area in (suite, keys, ingestion_cli, models_cli, training_cli, scoring_cli):
+for area in (suite, keys, ingestion_cli, models_cli, training_cli, jobs, scoring_cli):
     area.register(app)
 
 

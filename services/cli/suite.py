@@ -23,13 +23,16 @@ def up(
     gateway_port: Annotated[int, typer.Option(help="REST port (0 = any free port).")] = 8000,
     ingestion_port: Annotated[int, typer.Option(help="Ingestion gRPC port (0 = any free port).")] = 50051,
     inference_port: Annotated[int, typer.Option(help="Inference gRPC port (0 = any free port).")] = 50052,
+    training_port: Annotated[int, typer.Option(help="Training job gRPC port (0 = any free port).")] = 50053,
+    leads_port: Annotated[int, typer.Option(help="Leads (scoring, suggestions) gRPC port (0 = any).")] = 50054,
 ) -> None:
     """Run every service and the gateway as local processes until Ctrl-C."""
     settings = CommonSettings()
     with console.status("preparing the database and secrets"):
         upgrade(settings.resolved_database_url)
         load_secrets(settings)  # create them once, before several processes race to
-    suite = Suite(settings.data_dir, default_specs(host, gateway_port, ingestion_port, inference_port))
+    specs = default_specs(host, gateway_port, ingestion_port, inference_port, training_port, leads_port)
+    suite = Suite(settings.data_dir, specs)
     with console.status("starting services") as status:
 
         def started(running: Running) -> None:

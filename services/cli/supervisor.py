@@ -139,7 +139,14 @@ def _drain(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def default_specs(host: str, gateway_port: int, ingestion_port: int, inference_port: int = 0) -> list[ProcessSpec]:
+def default_specs(
+    host: str,
+    gateway_port: int,
+    ingestion_port: int,
+    inference_port: int = 0,
+    training_port: int = 0,
+    leads_port: int = 0,
+) -> list[ProcessSpec]:
     """The services of the suite, in start order."""
     return [
         ProcessSpec(
@@ -161,12 +168,33 @@ def default_specs(host: str, gateway_port: int, ingestion_port: int, inference_p
             },
         ),
         ProcessSpec(
+            "training",
+            "services.training",
+            {
+                "SALESAI_TRAINING_HOST": host,
+                "SALESAI_TRAINING_PORT": str(training_port),
+                "SALESAI_TRAINING_METRICS_PORT": "0",
+            },
+            wire=lambda ports: {"SALESAI_TRAINING_INFERENCE_URL": f"{host}:{ports['inference']}"},
+        ),
+        ProcessSpec(
+            "leads",
+            "services.leads",
+            {
+                "SALESAI_LEADS_HOST": host,
+                "SALESAI_LEADS_PORT": str(leads_port),
+                "SALESAI_LEADS_METRICS_PORT": "0",
+            },
+        ),
+        ProcessSpec(
             "gateway",
             "gateway",
             {"SALESAI_GATEWAY_HOST": host, "SALESAI_GATEWAY_PORT": str(gateway_port)},
             wire=lambda ports: {
                 "SALESAI_GATEWAY_INGESTION_URL": f"{host}:{ports['ingestion']}",
                 "SALESAI_GATEWAY_INFERENCE_URL": f"{host}:{ports['inference']}",
+                "SALESAI_GATEWAY_TRAINING_URL": f"{host}:{ports['training']}",
+                "SALESAI_GATEWAY_LEADS_URL": f"{host}:{ports['leads']}",
             },
         ),
     ]

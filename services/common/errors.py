@@ -132,6 +132,16 @@ def database_unavailable(err: BaseException) -> Unavailable | None:
     return Unavailable("the database is unavailable; retry shortly") if transient else None
 
 
+def database_rejected(err: BaseException) -> InvalidArgument | None:
+    """A value the database cannot store (a NUL character in text on PostgreSQL, a number out of range) is bad
+    input, not an internal error; else None. The driver's message is not echoed: it can quote the value."""
+    from sqlalchemy.exc import DataError
+
+    if isinstance(err, DataError):
+        return InvalidArgument("a value cannot be stored (e.g. it holds a NUL character or is out of range)")
+    return None
+
+
 def from_grpc(code: grpc.StatusCode, details: str | None) -> SalesAIError:
     """Rebuild the domain error a service raised from the status a client received."""
     cls = _BY_GRPC_CODE.get(code, SalesAIError)

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from services.common.errors import SalesAIError, database_unavailable, to_grpc_details
+from services.common.errors import SalesAIError, database_rejected, database_unavailable, to_grpc_details
 from services.common.logging import request_id_var
 from services.common.metrics import RPC_HANDLED, RPC_LATENCY, split_method
 
@@ -43,6 +43,8 @@ class _Call:
         if (unavailable := database_unavailable(err)) is not None:
             log.warning("database unavailable in %s: %s", self.method, type(err).__name__)
             err = unavailable
+        elif (rejected := database_rejected(err)) is not None:
+            err = rejected
         if isinstance(err, SalesAIError) and type(err) is not SalesAIError:
             self.code = err.grpc_code
             self.context.abort(err.grpc_code, to_grpc_details(err))

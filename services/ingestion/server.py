@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from salesai.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
+from annotation.store import erase_customer_items
 from services.common.secrets import load_secrets
 from services.common.server import GrpcServer, Hosted, build_server
 from services.common.storage import Database, upgrade
@@ -27,6 +28,8 @@ def create_core(settings: IngestionSettings, redactor: Redactor | None = None) -
         vault=TenantVault(secrets.master_key),
         max_text_bytes=settings.max_text_bytes,
         reveal_roles=tuple(settings.reveal_roles),
+        # erasing a customer reaches every store derived from their messages (workbench items; see EraseCustomer)
+        erasers=[erase_customer_items],
     )
 
 

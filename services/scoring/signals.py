@@ -6,7 +6,9 @@ Input interactions are JSON lines — what ``salesai classify`` writes, plus ``l
     {"lead_id": "L1", "occurred_at": "2026-11-20T09:30:00+08:00", "direction": "inbound",
      "predictions": {"intent": {"label": "pricing_inquiry", ...}, "risk": {"label": "medium", ...}}}
 
-A single-task record (``"task": "intent", "label": ...``) is accepted too. Features are computed *as of* a time
+A single-task record (``"task": "intent", "label": ...``) is accepted too. Live scoring (``services.leads``)
+builds the same :class:`Touch` records from database rows and calls :func:`lead_features`, so files and the
+database share one feature code path. Features are computed *as of* a time
 (default: now), over a window (default 30 days), so a training table can be built as of each lead's decision date
 and a scoring table as of today with the same code — no leakage from the future.
 """
@@ -136,6 +138,18 @@ def lead_signals(touches: list[Touch], as_of: datetime, window_days: float = 30.
     return out
 
 
+def lead_features(
+    touches: list[Touch], as_of: datetime, window_days: float = 30.0, *, stage_entered_at: datetime | None = None
+) -> dict[str, float]:
+    """:func:`lead_signals` plus ``stage_age_days`` when the stage's start is known: the one feature function
+    behind both the file tables (:func:`build_table`) and live scoring from the database (``services.leads``)."""
+    signals = lead_signals(touches, as_of, window_days)
+    if stage_entered_at is not None:
+        entered = stage_entered_at if stage_entered_at.tzinfo else stage_entered_at.replace(tzinfo=UTC)
+        signals["stage_age_days"] = _days(as_of - entered)
+    return signals
+
+
 def build_table(
     touches: list[Touch],
     leads: pd.DataFrame | None = None,
@@ -165,9 +179,9 @@ def build_table(
         moment = now
         if as_of_column:
             moment = _time(str(lead[as_of_column]), f"lead {lead_id}") if pd.notna(lead[as_of_column]) else now
-        signals = lead_signals(by_lead.get(lead_id, []), moment, window_days)
+        stage_entered_at = None
         if "stage_entered_at" in leads.columns and pd.notna(lead["stage_entered_at"]):
-            signals["stage_age_days"] = _days(moment - _time(str(lead["stage_entered_at"]), f"lead {lead_id}"))
-        rows.append(signals)
+            stage_entered_at = _time(str(lead["stage_entered_at"]), f"lead {lead_id}")
+        rows.append(lead_features(by_lead.get(lead_id, []), moment, window_days, stage_entered_at=stage_entered_at))
     features = pd.DataFrame(rows, index=leads.index)
     return pd.concat([leads, features], axis=1)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs
 
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
 from services.common.errors import InvalidArgument
 from services.suggestions.signing import DEFAULT_TOLERANCE_S, InvalidSignature, check_timestamp, header, verify
 
@@ -140,3 +142,13 @@ def parse_callback(
         if scheme.applies(headers):
             return scheme.parse(headers, body, secret, now, tolerance_s)
     raise InvalidSignature("unsigned callback")
+
+
+class CallbackChannel(BaseModel):
+    """Who may call back on one channel: the tenant whose suggestions its buttons act on, and the shared secret
+    (the Slack app's signing secret, or the secret our webhook channel signs with)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    secret: SecretStr

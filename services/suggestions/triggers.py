@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,12 +40,16 @@ class SuggestionPipeline:
         channels: Sequence[Channel] = (),
         *,
         min_confidence: float = 0.0,
+        executor: Executor | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self.deliverer = deliverer
         self.channels = tuple(channels)
         self.min_confidence = min_confidence
+        #: when set, deliveries run there and ``Fired.deliveries`` is empty: a caller answering an RPC must not
+        #: wait for a chat tool's retries (what fails is left pending for the re-delivery sweep)
+        self.executor = executor
 
     def on_interaction(
         self, lead: LeadContext, history: Sequence[InteractionView], *, now: datetime | None = None
@@ -68,10 +73,23 @@ class SuggestionPipeline:
     def _fire(self, suggestions: list[Suggestion]) -> Fired:
         kept = [s for s in suggestions if s.confidence >= self.min_confidence]
         self.store.save(kept)
-        deliveries = []
-        if self.deliverer is not None:
-            deliveries = [self.deliverer.deliver(s, channel) for s in kept for channel in self.channels]
+        deliveries: list[DeliveryResult] = []
+        if self.deliverer is not None and self.channels:
+            if self.executor is not None:
+                self.executor.submit(self._deliver_quietly, kept)
+            else:
+                deliveries = [self.deliverer.deliver(s, channel) for s in kept for channel in self.channels]
         return Fired(kept, deliveries)
+
+    def _deliver_quietly(self, suggestions: list[Suggestion]) -> None:
+        assert self.deliverer is not None
+        for suggestion in suggestions:
+            for channel in self.channels:
+                try:
+                    self.deliverer.deliver(suggestion, channel)
+                except Exception as err:  # noqa: BLE001 - the re-delivery sweep retries what is left pending
+                    # the type only: a chat tool's URL (Slack's holds a token) may sit in the message
+                    log.error("background delivery to %s failed: %s", channel.name, type(err).__name__)
 
 
 def scan_forever(

@@ -55,7 +55,8 @@ def test_health_readiness_and_metrics(suite) -> None:
     assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "services": {"ingestion": "SERVING", "inference": "SERVING"}}
+    services = {name: "SERVING" for name in ("ingestion", "inference", "training", "leads")}
+    assert ready.json() == {"status": "ready", "services": services}
     metrics = httpx.get(f"{url}/metrics").text
     assert "salesai_http_requests_total" in metrics
 
@@ -146,8 +147,8 @@ def test_sigterm_stops_every_process_cleanly(tmp_path: Path) -> None:
     processes = [r.process for r in running.running]
     for process in reversed(processes):
         process.send_signal(signal.SIGTERM)
-    assert [r.spec.name for r in running.running] == ["ingestion", "inference", "gateway"]
-    assert [p.wait(20) for p in processes] == [0, 0, 0]
+    assert [r.spec.name for r in running.running] == [s.name for s in default_specs("127.0.0.1", 0, 0)]
+    assert [p.wait(20) for p in processes] == [0] * len(processes)
     running.running.clear()
 
 

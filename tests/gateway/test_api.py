@@ -208,3 +208,11 @@ def test_a_new_tenants_first_messages_arriving_together_are_all_stored(
     with db.session() as session:
         assert session.scalar(select(func.count()).where(Interaction.tenant_id == "newco")) == 16
     db.dispose()
+
+
+def test_a_nul_character_in_an_id_is_bad_input_not_a_500(client: TestClient, tokens: dict[str, str]) -> None:
+    """PostgreSQL cannot store or compare text with NUL: its DataError is the caller's bad input (422)."""
+    for path in ("/v1/interactions/a%00b", "/v1/customers/a%00b/export"):
+        reply = client.get(path, headers=auth(tokens["crm_backend"]))
+        assert reply.status_code in (200, 404, 422), (path, reply.status_code, reply.text)
+        assert "\x00" not in reply.text

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ..pii_leaks import record_figures
 from .conftest import auth
 
 JSON = st.recursive(
@@ -43,7 +46,18 @@ def _routes(client: TestClient, *, with_body: bool = False) -> list[tuple[str, s
     return out
 
 
+#: status codes of every fuzzed request in this module, for the reliability report
+STATUSES: Counter[int] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _record() -> Iterator[None]:
+    yield
+    record_figures("rest_fuzzing", requests=sum(STATUSES.values()), statuses=dict(sorted(STATUSES.items())))
+
+
 def _check(reply) -> None:  # type: ignore[no-untyped-def]
+    STATUSES[reply.status_code] += 1
     assert reply.status_code < 500 or reply.status_code == 503, (reply.status_code, reply.text[:300])
     if reply.status_code >= 400:
         body = reply.json()

@@ -32,7 +32,7 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 SERVING_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
 SECRET_KEYS = {"SALESAI_MASTER_KEY", "SALESAI_API_KEY_PEPPER", "SALESAI_DATABASE_URL"}
 #: the app services of the suite and their gRPC ports (None: HTTP)
-APP_SERVICES = {"ingestion": 50051, "inference": 50052, "gateway": None}
+APP_SERVICES = {"ingestion": 50051, "inference": 50052, "training": 50053, "leads": 50054, "gateway": None}
 YAMLLINT_CONFIG = """
 extends: relaxed
 rules:
@@ -109,10 +109,12 @@ def settings_env_vars() -> set[str]:
     from services.common.settings import CommonSettings, GrpcServiceSettings
     from services.inference.config import InferenceSettings
     from services.ingestion.config import IngestionSettings
+    from services.leads.config import LeadsSettings
+    from services.training.config import TrainingSettings
 
     # GrpcServiceSettings is only a base class (its own prefix, SALESAI_, is read by no process): its fields are
     # checked under each service's prefix, where every concrete subclass has them.
-    services = (IngestionSettings, InferenceSettings)
+    services = (IngestionSettings, InferenceSettings, TrainingSettings, LeadsSettings)
     for cls in services:
         assert set(GrpcServiceSettings.model_fields) <= set(cls.model_fields)
 
@@ -369,7 +371,7 @@ def _supervisor_env() -> dict[str, set[str]]:
     """The keys `salesai up` sets per process (services/cli/supervisor.py default_specs)."""
     from services.cli.supervisor import default_specs
 
-    ports = {"ingestion": 50051, "inference": 50052, "gateway": 8000}
+    ports = {"ingestion": 50051, "inference": 50052, "training": 50053, "leads": 50054, "gateway": 8000}
     return {spec.name: set(spec.env) | set(spec.wire(ports)) for spec in default_specs("127.0.0.1", 8000, 50051, 50052)}
 
 
@@ -443,7 +445,7 @@ def test_compose_has_the_whole_suite_with_health_checks() -> None:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["command"] == ["salesai", "db", "upgrade"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert services["training"]["profiles"] == ["training"]
+    assert services["training"]["entrypoint"] == ["python", "-m", "services.training"]  # the job service
 
 
 def test_compose_app_services_run_non_root_from_the_infra_dockerfiles() -> None:

@@ -92,3 +92,17 @@ def test_cli_writes_a_table_that_scoring_can_train_on(history: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out)
     assert list(table["lead_id"]) == ["L1", "L2"] and "risk_trend" in table.columns
+
+
+def test_live_scoring_rows_use_the_same_feature_code_as_files(history: Path) -> None:
+    """``services.leads`` builds a lead's row from database rows with ``lead_features``: it must equal the file
+    path's row for the same history (one feature code path, no drift between training and serving)."""
+    from services.scoring.signals import lead_features
+
+    touches = read_touches(history)
+    entered = datetime(2026, 11, 5, tzinfo=UTC)
+    leads = pd.DataFrame({"lead_id": ["L1"], "stage_entered_at": [entered.isoformat()]})
+    from_file = build_table(touches, leads, as_of=AS_OF).iloc[0].drop(["lead_id", "stage_entered_at"]).to_dict()
+    live = lead_features([t for t in touches if t.lead_id == "L1"], AS_OF, stage_entered_at=entered)
+    assert live == from_file
+    assert live["stage_age_days"] == 15.5

@@ -17,6 +17,8 @@ from services.suggestions.delivery import Deliverer, RetryPolicy
 from services.suggestions.signing import IDEMPOTENCY_HEADER
 from services.suggestions.triggers import SuggestionPipeline
 
+from ..pii_leaks import record_figures
+
 LEADS = [f"lead-{n}" for n in range(6)]
 
 
@@ -79,6 +81,14 @@ def test_an_outage_longer_than_the_retries_loses_nothing(make_pipeline, make_int
     keys = delivered_keys(receiver)
     assert len(keys) == sent and set(keys.values()) == {1}  # each exactly once
     assert pipeline.redeliver() == []  # nothing left
+    record_figures(
+        "chat_tool_down",
+        deliveries=sent,
+        failed_and_logged_during_outage=len(failures),
+        delivered_after_recovery=len(results),
+        duplicates=sum(v - 1 for v in keys.values()),
+        lost=sent - len(keys),
+    )
 
 
 def test_a_client_error_is_not_retried_by_the_sweep(make_pipeline, make_interaction, now, db, receiver):

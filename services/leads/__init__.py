@@ -1,0 +1,7 @@
+"""The leads service: lead records, live scoring and next-action suggestions over gRPC.
+
+Modules, in reading order: ``store`` (customers, leads, stage history, outcomes, stored predictions) →
+``scorer`` (signals from the database with ``services.scoring.signals``, the current scoring version, factors) →
+``core`` (scoring, suggestions, outcomes feeding the similar index, feedback, the stale-lead scan) → ``convert``
+and ``servicer`` (protobuf) → ``config`` and ``server`` (wiring) → ``__main__``.
+"""

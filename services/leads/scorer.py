@@ -1,0 +1,118 @@
+"""Live lead scoring: the lead's signals as of now (the same feature code as ``salesai scoring signals``), its
+CRM fields, and the current version of a scoring model from the file registry, with exact factor contributions.
+
+The registry's ``current`` pointer is re-read on every call (one small file), so ``salesai scoring train`` or
+``revert`` takes effect without a restart; a loaded version is cached by name.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.common.errors import FailedPrecondition
+from services.leads.store import LeadHistory
+from services.scoring.explain import Factor, top_factors
+from services.scoring.model import ScoringModel
+from services.scoring.registry import ScoringRegistry
+from services.scoring.signals import RISK_LEVEL, Touch, lead_features
+
+NO_MODEL = "no scoring model trained yet: train one with `salesai scoring train --data FILE --target COLUMN`"
+
+
+@dataclass(frozen=True)
+class LeadScore:
+    lead_id: str
+    probability: float
+    factors: list[Factor]
+    base_value: float
+    model_version: str
+    model_kind: str
+    fallback: bool
+    threshold: float
+
+    @property
+    def display(self) -> int:
+        return round(self.probability * 100)
+
+    @property
+    def confidence(self) -> float:
+        """How sure the model is of its call (win or loss), in [0.5, 1]."""
+        return max(self.probability, 1.0 - self.probability)
+
+
+def touches(history: LeadHistory) -> list[Touch]:
+    """The lead's stored messages as inbound touches, plus the rep's last touch (from the CRM) as outbound."""
+    lead_id = history.lead.lead_id if history.lead else ""
+    out = []
+    for view in history.interactions:
+        intent, risk = view.prediction("intent"), view.prediction("risk")
+        out.append(
+            Touch(
+                lead_id,
+                view.occurred_at,
+                True,
+                intent.label if intent else None,
+                risk.label if risk is not None and risk.label in RISK_LEVEL else None,
+            )
+        )
+    if history.lead is not None and history.lead.last_touch_at is not None:
+        out.append(Touch(lead_id, history.lead.last_touch_at, False, None, None))
+    return out
+
+
+def feature_row(history: LeadHistory, as_of: datetime, window_days: float) -> dict[str, Any]:
+    """One row of the scoring table: CRM custom fields, stage, and the signals as of ``as_of``."""
+    lead = history.lead
+    row: dict[str, Any] = dict(lead.fields) if lead else {}
+    if lead is not None:
+        row.setdefault("stage", lead.stage or None)
+    stage_since = lead.stage_entered_at if lead is not None and lead.stage else None
+    row.update(lead_features(touches(history), as_of, window_days, stage_entered_at=stage_since))
+    return row
+
+
+class LiveScorer:
+    def __init__(self, registry: ScoringRegistry, name: str = "default", *, window_days: float = 30.0) -> None:
+        self.registry = registry
+        self.name = name
+        self.window_days = window_days
+        self._cache: dict[str, tuple[ScoringModel, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def available(self) -> bool:
+        return self.registry.current(self.name) is not None
+
+    def model(self) -> tuple[str, ScoringModel, dict[str, Any]]:
+        version = self.registry.current(self.name)
+        if version is None:
+            raise FailedPrecondition(NO_MODEL, reason="no_scoring_model")
+        with self._lock:
+            if version not in self._cache:
+                self._cache = {version: self.registry.load(self.name, version)}
+            model, metadata = self._cache[version]
+        return version, model, metadata
+
+    def score(self, history: LeadHistory, *, top: int = 5, as_of: datetime | None = None) -> LeadScore:
+        """Score the lead now; ``top`` positive and ``top`` negative factors, strongest first."""
+        version, model, _ = self.model()
+        row = feature_row(history, as_of or datetime.now(UTC), self.window_days)
+        frame = pd.DataFrame([{f.name: row.get(f.name, np.nan) for f in model.features}])
+        parts, base = model.scorer.contributions(model.inputs(frame))
+        base_value = float(np.asarray(base).reshape(-1)[0])
+        probability = float(model.calibrator(np.asarray([parts[0].sum() + base_value]))[0])
+        return LeadScore(
+            lead_id=history.lead.lead_id if history.lead else "",
+            probability=probability,
+            factors=top_factors(frame.iloc[0], parts[0], model.features, per_side=top),
+            base_value=base_value,
+            model_version=version,
+            model_kind=model.kind,
+            fallback=model.kind != "lightgbm",
+            threshold=float(model.threshold),
+        )
