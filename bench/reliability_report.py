@@ -172,8 +172,9 @@ def render(counts: dict[str, dict[str, float]], fig: dict[str, dict], exit_code:
     ]
     if counts.get("tests/training"):
         lines.append(
-            f"| training job killed (SIGKILL) mid-way, then resumed from its checkpoint | finishes from the last "
-            f"epoch saved, same artifact format | 0 | tests/training: {_fmt(counts['tests/training'])} |"
+            f"| training job's worker killed (SIGKILL) mid-way, then resumed | the job is `interrupted`; resumed, it "
+            f"continues after its last epoch checkpoint and reaches the metrics of an uninterrupted run | 0 | "
+            f"tests/training: {_fmt(counts['tests/training'])} |"
         )
     lines.append("")
 
