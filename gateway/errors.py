@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common.errors import SalesAIError, Unavailable, database_rejected, database_unavailable, from_grpc
+from services.common.errors import SalesAIError, Unavailable, from_database, from_grpc
 from services.common.logging import request_id_var
 
 log = logging.getLogger("salesai.gateway")
@@ -81,11 +81,10 @@ _HTTP_REASONS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_
 
 
 async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
-    if (unavailable := database_unavailable(err)) is not None:  # e.g. the key store while PostgreSQL restarts
-        log.warning("database unavailable: %s", type(err).__name__)
-        return error_response(unavailable)
-    if (rejected := database_rejected(err)) is not None:  # a workbench id with a NUL character, say
-        return error_response(rejected)
+    if (mapped := from_database(err)) is not None:  # the key store while PostgreSQL restarts, a NUL in an id
+        if isinstance(mapped, Unavailable):
+            log.warning("database unavailable: %s", type(err).__name__)
+        return error_response(mapped)
     log.error("unhandled error", exc_info=err)
     return error_response(SalesAIError("internal error"))
 

@@ -117,12 +117,18 @@ _BY_GRPC_CODE: dict[grpc.StatusCode, type[SalesAIError]] = {
 }
 
 
-def database_unavailable(err: BaseException) -> Unavailable | None:
-    """A lost or refused database connection (a restart, a failover) as a retryable :class:`Unavailable`; else None.
+def from_database(err: BaseException) -> SalesAIError | None:
+    """The domain error a database failure stands for, or None when it is a bug (an internal error).
 
-    What the driver said stays out of the message: it can hold the server's address."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    * a lost or refused connection (a restart, a failover) → retryable :class:`Unavailable`;
+    * a value the database cannot store (a NUL character in PostgreSQL text, a number out of range) → the
+      caller's :class:`InvalidArgument`.
 
+    What the driver said stays out of the message: it can hold the server's address or quote the value."""
+    from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(err, DataError):
+        return InvalidArgument("a value cannot be stored (e.g. it holds a NUL character or is out of range)")
     transient = isinstance(err, InterfaceError) or (isinstance(err, DBAPIError) and err.connection_invalidated)
     if isinstance(err, OperationalError):
         # PostgreSQL drivers raise it for lost connections only (a missing table is a ProgrammingError);
@@ -130,16 +136,6 @@ def database_unavailable(err: BaseException) -> Unavailable | None:
         driver = type(err.orig).__module__
         transient = not driver.startswith("sqlite3") or any(w in str(err.orig) for w in ("locked", "busy"))
     return Unavailable("the database is unavailable; retry shortly") if transient else None
-
-
-def database_rejected(err: BaseException) -> InvalidArgument | None:
-    """A value the database cannot store (a NUL character in text on PostgreSQL, a number out of range) is bad
-    input, not an internal error; else None. The driver's message is not echoed: it can quote the value."""
-    from sqlalchemy.exc import DataError
-
-    if isinstance(err, DataError):
-        return InvalidArgument("a value cannot be stored (e.g. it holds a NUL character or is out of range)")
-    return None
 
 
 def from_grpc(code: grpc.StatusCode, details: str | None) -> SalesAIError:

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from services.common.errors import SalesAIError, database_rejected, database_unavailable, to_grpc_details
+from services.common.errors import SalesAIError, Unavailable, from_database, to_grpc_details
 from services.common.logging import request_id_var
 from services.common.metrics import RPC_HANDLED, RPC_LATENCY, split_method
 
@@ -40,11 +40,10 @@ class _Call:
 
     def fail(self, err: BaseException) -> None:
         """Abort the RPC with the status ``err`` maps to. Always raises."""
-        if (unavailable := database_unavailable(err)) is not None:
-            log.warning("database unavailable in %s: %s", self.method, type(err).__name__)
-            err = unavailable
-        elif (rejected := database_rejected(err)) is not None:
-            err = rejected
+        if (mapped := from_database(err)) is not None:
+            if isinstance(mapped, Unavailable):
+                log.warning("database unavailable in %s: %s", self.method, type(err).__name__)
+            err = mapped
         if isinstance(err, SalesAIError) and type(err) is not SalesAIError:
             self.code = err.grpc_code
             self.context.abort(err.grpc_code, to_grpc_details(err))

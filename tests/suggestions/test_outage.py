@@ -41,7 +41,7 @@ def fire_all(pipeline: SuggestionPipeline, make_interaction, now) -> int:
 
 
 def delivered_keys(receiver) -> Counter[str]:
-    """Idempotency keys of the requests the receiver answered with 2xx (its statuses queue is consumed in order)."""
+    """Idempotency keys of the requests the receiver got since its log was last cleared."""
     return Counter(headers[IDEMPOTENCY_HEADER] for headers, _ in receiver.requests)
 
 
