@@ -10,6 +10,7 @@ from salesai.common.v1 import types_pb2
 from salesai.ingestion.v1 import ingestion_pb2
 
 Language = Literal["auto", "zh", "en"]
+Direction = Literal["inbound", "outbound"]
 
 
 class EntityPublic(BaseModel):
@@ -28,13 +29,16 @@ class InteractionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     external_id: str = Field(min_length=1, max_length=200, description="The CRM's id; re-sending it is a no-op.")
-    text: str = Field(min_length=1, description="The message as the customer wrote it.")
+    text: str = Field(min_length=1, description="The message as written (by the customer, or the rep if outbound).")
     customer_id: str = Field("", max_length=200)
     conversation_id: str = Field("", max_length=200, description="Pseudonyms stay consistent within it.")
     lead_id: str = Field("", max_length=200)
     channel: str = Field("", max_length=40, examples=["wechat", "email", "meeting_note"])
     language: Language = "auto"
     occurred_at: datetime | None = None
+    direction: Direction = Field(
+        "inbound", description="inbound: written by the customer; outbound: written by the rep (a reply)."
+    )
 
     def to_pb(self, tenant_id: str) -> ingestion_pb2.IngestRequest:
         request = ingestion_pb2.IngestRequest(
@@ -46,6 +50,7 @@ class InteractionCreate(BaseModel):
             channel=self.channel,
             text=self.text.encode(),
             language=self.language,
+            direction=self.direction,
         )
         if self.occurred_at is not None:
             request.occurred_at.FromDatetime(self.occurred_at)
@@ -59,6 +64,7 @@ class InteractionPublic(BaseModel):
     conversation_id: str
     lead_id: str
     channel: str
+    direction: Direction
     language: str
     redacted_text: str
     entities: list[EntityPublic]
@@ -74,6 +80,7 @@ class InteractionPublic(BaseModel):
             conversation_id=pb.conversation_id,
             lead_id=pb.lead_id,
             channel=pb.channel,
+            direction=pb.direction or "inbound",
             language=pb.language,
             redacted_text=pb.redacted_text,
             entities=[EntityPublic.from_pb(e) for e in pb.entities],

@@ -5,6 +5,10 @@ next-action suggestions it stored, with confidence, evidence and editable AI dra
 The body's ``lead_score`` is used only when no scoring model has been trained yet (``score_source: "request"``).
 Without a ``lead_id`` nothing can be stored about a lead: the suggestions are computed here, statelessly, from
 the given messages and the body's score.
+
+A rep's own message (``direction: "outbound"``) is stored and rescores the lead — it feeds reply latency and
+touch frequency — but is never classified as customer intent and never runs the playbook: the reply has no
+predictions and no suggestions. Outbound messages among ``recent_interaction_ids`` are not classified either.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import grpc
 from fastapi import APIRouter, Request
 from salesai.common.v1 import types_pb2
 from salesai.inference.v1 import inference_pb2
@@ -19,6 +24,7 @@ from salesai.ingestion.v1 import ingestion_pb2
 from salesai.scoring.v1 import scoring_pb2
 from salesai.suggestions.v1 import suggestions_pb2
 
+from gateway.backends import Backends
 from gateway.deps import BackendsDep, CrmCaller, RequestId
 from gateway.routers.leads import ScorePublic, suggestions_public
 from gateway.schemas import AnalyzeCreate, AnalyzePublic, InteractionPublic, LeadFactorIn, PredictionPublic
@@ -85,11 +91,17 @@ def _suggest_request(tenant_id: str, body: AnalyzeCreate) -> suggestions_pb2.Sug
     "/analyze",
     response_model=AnalyzePublic,
     summary="Ingest a message, classify it with the lead's recent ones, rescore the lead, suggest next actions",
+    description="A customer's message (direction inbound, the default) is classified with the lead's recent "
+    "customer messages and runs the playbook. A rep's own message (direction outbound) is stored and rescores "
+    "the lead (reply latency, touch frequency) but is not classified as customer intent and triggers no "
+    "suggestions: `predictions` and `suggestions` are empty.",
 )
 async def analyze(
     body: AnalyzeCreate, request: Request, caller: CrmCaller, backends: BackendsDep, rid: RequestId
 ) -> AnalyzePublic:
     options = backends.call_options(rid)
+    if body.direction == "outbound":
+        return await _outbound(caller.tenant_id, body, backends, options)
     ingest = body.to_pb(caller.tenant_id)
     history_ids = [i for i in dict.fromkeys(body.recent_interaction_ids)]
     replies = await asyncio.gather(
@@ -103,7 +115,9 @@ async def analyze(
     )
     created = replies[0]
     current = InteractionPublic.from_pb(created.interaction)
-    history = [InteractionPublic.from_pb(pb) for pb in replies[1:] if pb.id != current.id]
+    history = [
+        InteractionPublic.from_pb(pb) for pb in replies[1:] if pb.id != current.id and pb.direction != "outbound"
+    ]
     interactions = [*history, current]
     classified = await backends.inference.Classify(
         inference_pb2.ClassifyRequest(
@@ -127,6 +141,34 @@ async def analyze(
     reply.suggestions = suggestions_public(caller.tenant_id, suggested)
     reply.score_source = SOURCE_NAMES.get(suggested.score_source, "none")  # type: ignore[assignment]
     reply.score = ScorePublic.from_pb(suggested.score).model_dump(mode="json") if suggested.HasField("score") else None
+    return reply
+
+
+async def _outbound(
+    tenant_id: str, body: AnalyzeCreate, backends: Backends, options: dict[str, object]
+) -> AnalyzePublic:
+    """Store the rep's message and rescore the lead; nothing is classified, no rule runs."""
+    created = await backends.ingestion.Ingest(body.to_pb(tenant_id), **options)
+    current = InteractionPublic.from_pb(created.interaction)
+    reply = AnalyzePublic(interaction=current, created=created.created, predictions=[], suggestions=[])
+    if not body.lead_id:
+        return reply
+    # no predictions to store: recording the message still creates a lead the CRM has not sent yet
+    await backends.scoring.RecordPredictions(
+        scoring_pb2.RecordPredictionsRequest(
+            tenant_id=tenant_id, interactions=[scoring_pb2.InteractionPredictions(interaction_id=current.id)]
+        ),
+        **options,
+    )
+    request = scoring_pb2.ScoreLeadRequest(tenant_id=tenant_id, lead_id=body.lead_id)
+    try:
+        scored = await backends.scoring.ScoreLead(request, **options)
+    except grpc.aio.AioRpcError as err:
+        if err.code() != grpc.StatusCode.FAILED_PRECONDITION:  # FAILED_PRECONDITION: no scoring model trained yet
+            raise
+        return reply
+    reply.score = ScorePublic.from_pb(scored.score, scored).model_dump(mode="json")
+    reply.score_source = "model"
     return reply
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
@@ -33,6 +33,8 @@ STORE_ATTEMPTS = 3
 log = logging.getLogger("salesai.ingestion")
 
 LANGUAGES = ("auto", "zh", "en")
+#: who wrote a message: the customer (inbound, the default) or the rep (outbound)
+DIRECTIONS = ("inbound", "outbound")
 MAX_ID_CHARS = 200
 
 #: Called with (session, tenant_id, customer_id) during erasure; removes records derived elsewhere.
@@ -50,6 +52,7 @@ class IngestCommand:
     channel: str = ""
     language: str = "auto"
     occurred_at: datetime | None = None
+    direction: str = "inbound"
 
 
 @dataclass
@@ -91,6 +94,7 @@ class IngestionCore:
         _bounded_ids(customer_id=cmd.customer_id, conversation_id=cmd.conversation_id, lead_id=cmd.lead_id)
         text = self.decode(cmd.text)
         language = _language(cmd.language)
+        cmd = replace(cmd, direction=_direction(cmd.direction))
         existing = self._find_external(cmd.tenant_id, cmd.external_id)
         if existing is not None:
             return IngestOutcome(existing, created=False)
@@ -120,6 +124,7 @@ class IngestionCore:
                 conversation_id=cmd.conversation_id,
                 lead_id=cmd.lead_id,
                 channel=cmd.channel,
+                direction=cmd.direction,
                 language=result.language,
                 redacted_text=unicodedata.normalize("NFKC", result.text),
                 entities=[_entity_json(e) for e in result.entities],
@@ -265,6 +270,16 @@ def _language(language: str) -> str:
             f"language must be one of {', '.join(LANGUAGES)}; got {language[:20]!r}", field="language"
         )
     return language
+
+
+def _direction(direction: str) -> str:
+    direction = direction or "inbound"
+    if direction not in DIRECTIONS:
+        raise InvalidArgument(
+            f"direction must be inbound (from the customer) or outbound (from the rep); got {direction[:20]!r}",
+            field="direction",
+        )
+    return direction
 
 
 def _require_ids(**ids: str) -> None:

@@ -76,6 +76,7 @@ def command_from_pb(request: ingestion_pb2.IngestRequest) -> IngestCommand:
         lead_id=request.lead_id,
         channel=request.channel,
         language=request.language,
+        direction=request.direction,
         occurred_at=request.occurred_at.ToDatetime(UTC) if request.HasField("occurred_at") else None,
     )
 
@@ -105,6 +106,7 @@ def interaction_to_pb(row: Interaction) -> types_pb2.Interaction:
         conversation_id=row.conversation_id,
         lead_id=row.lead_id,
         channel=row.channel,
+        direction=row.direction,
         redacted_text=row.redacted_text,
         language=row.language,
         entities=[types_pb2.Entity(**e) for e in row.entities],

@@ -94,7 +94,7 @@ class LeadsCore:
     def _history(self, tenant_id: str, lead_id: str) -> LeadHistory:
         check_id(lead_id, "lead_id")
         history = self.store.history(tenant_id, lead_id, limit=self.history_limit)
-        if history.lead is None and not history.interactions:
+        if history.lead is None and not history.interactions and not history.outbound:
             raise NotFound(f"lead {lead_id!r} not found")
         return history
 
@@ -164,7 +164,7 @@ class LeadsCore:
             score=probability,
             factors=factors,
             language=language or (lead.language if lead and lead.language else None),
-            last_touch_at=last_touch_at or (lead.last_touch_at if lead else None),
+            last_touch_at=last_touch_at or history.last_touch_at,
         )
         return context, score, source  # type: ignore[return-value]
 

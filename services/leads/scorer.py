@@ -21,6 +21,7 @@ from services.scoring.explain import Factor, top_factors
 from services.scoring.model import ScoringModel
 from services.scoring.registry import ScoringRegistry
 from services.scoring.signals import RISK_LEVEL, Touch, lead_features
+from services.suggestions.domain import InteractionView
 
 NO_MODEL = "no scoring model trained yet: train one with `salesai scoring train --data FILE --target COLUMN`"
 
@@ -47,23 +48,27 @@ class LeadScore:
 
 
 def touches(history: LeadHistory) -> list[Touch]:
-    """The lead's stored messages as inbound touches, plus the rep's last touch (from the CRM) as outbound."""
+    """The lead's stored messages as touches (the customer's inbound, the rep's outbound), plus the CRM's last
+    touch as an outbound one when it is later than every stored rep message (a call or meeting with no message;
+    an earlier or equal one is taken to be among the stored messages, so it is not counted twice)."""
     lead_id = history.lead.lead_id if history.lead else ""
-    out = []
-    for view in history.interactions:
-        intent, risk = view.prediction("intent"), view.prediction("risk")
-        out.append(
-            Touch(
-                lead_id,
-                view.occurred_at,
-                True,
-                intent.label if intent else None,
-                risk.label if risk is not None and risk.label in RISK_LEVEL else None,
-            )
-        )
-    if history.lead is not None and history.lead.last_touch_at is not None:
-        out.append(Touch(lead_id, history.lead.last_touch_at, False, None, None))
+    out = [_touch(lead_id, view, inbound=True) for view in history.interactions]
+    out += [_touch(lead_id, view, inbound=False) for view in history.outbound]
+    crm_touch = history.lead.last_touch_at if history.lead is not None else None
+    if crm_touch is not None and all(view.occurred_at < crm_touch for view in history.outbound):
+        out.append(Touch(lead_id, crm_touch, False, None, None))
     return out
+
+
+def _touch(lead_id: str, view: InteractionView, *, inbound: bool) -> Touch:
+    intent, risk = view.prediction("intent"), view.prediction("risk")
+    return Touch(
+        lead_id,
+        view.occurred_at,
+        inbound,
+        intent.label if intent else None,
+        risk.label if risk is not None and risk.label in RISK_LEVEL else None,
+    )
 
 
 def feature_row(history: LeadHistory, as_of: datetime, window_days: float) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from services.suggestions.domain import InteractionView, Prediction, Span
 OUTCOMES: tuple[str, ...] = ("won", "lost", "converted")
 CLOSED = frozenset({"won", "lost"})
 LANGUAGES = ("", "zh", "en")
+OUTBOUND = "outbound"  # Interaction.direction of a rep's message; anything else is the customer's (inbound)
 MAX_FIELDS = 100
 MAX_FIELD_TEXT = 1000
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -136,10 +137,20 @@ class StoredPrediction:
 
 @dataclass(frozen=True)
 class LeadHistory:
-    """A lead's record (None when only its messages are known) and its messages with their latest predictions."""
+    """A lead's record (None when only its messages are known) and its messages, oldest first: the customer's
+    (``interactions``, with their latest predictions: what the playbook reads) and the rep's (``outbound``)."""
 
     lead: LeadRecord | None
     interactions: tuple[InteractionView, ...]
+    outbound: tuple[InteractionView, ...] = ()
+
+    @property
+    def last_touch_at(self) -> datetime | None:
+        """The rep's last contact: the latest stored outbound message or the CRM's last touch, whichever is later."""
+        known = [v.occurred_at for v in self.outbound[-1:]]
+        if self.lead is not None and self.lead.last_touch_at is not None:
+            known.append(self.lead.last_touch_at)
+        return max(known, default=None)
 
 
 class LeadStore:
@@ -281,7 +292,8 @@ class LeadStore:
         return stored
 
     def history(self, tenant_id: str, lead_id: str, *, limit: int = 50) -> LeadHistory:
-        """The lead and its latest ``limit`` messages (oldest first), each with its newest prediction per task."""
+        """The lead and its latest ``limit`` messages of either direction (oldest first), the customer's with their
+        newest prediction per task."""
         with self.db.session() as s:
             row = self._find(s, tenant_id, lead_id)
             lead = None if row is None else self._record(s, row)
@@ -296,15 +308,19 @@ class LeadStore:
                 .all()
             )
             predictions = self._predictions(s, [r.id for r in rows])
-        views = tuple(_view(r, predictions.get(r.id, {})) for r in reversed(rows))
-        return LeadHistory(lead, views)
+        views = [(r.direction == OUTBOUND, _view(r, predictions.get(r.id, {}))) for r in reversed(rows)]
+        return LeadHistory(lead, tuple(v for out, v in views if not out), outbound=tuple(v for out, v in views if out))
 
     def messages(self, tenant_id: str, lead_id: str, *, limit: int = 200) -> list[tuple[str, str]]:
-        """``(interaction id, redacted text)`` of a lead's messages (for the similar-situation index)."""
+        """``(interaction id, redacted text)`` of a lead's customer messages (for the similar-situation index)."""
         with self.db.session() as s:
             rows = s.execute(
                 select(Interaction.id, Interaction.redacted_text)
-                .where(Interaction.tenant_id == tenant_id, Interaction.lead_id == lead_id)
+                .where(
+                    Interaction.tenant_id == tenant_id,
+                    Interaction.lead_id == lead_id,
+                    Interaction.direction != OUTBOUND,
+                )
                 .order_by(Interaction.occurred_at)
                 .limit(limit)
             ).all()

@@ -8,10 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from services.cli import app
 from services.common.errors import InvalidArgument
+from services.common.storage.models import Lead
+from services.ingestion.config import IngestionSettings
+from services.ingestion.core import IngestCommand
+from services.ingestion.redaction import RedactionConfig, Redactor
+from services.ingestion.server import create_core
+from services.leads.scorer import feature_row
+from services.leads.store import LeadStore, LeadUpsert, StoredPrediction
 from services.scoring.signals import NEVER_DAYS, build_table, read_touches
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -106,3 +114,43 @@ def test_live_scoring_rows_use_the_same_feature_code_as_files(history: Path) -> 
     live = lead_features([t for t in touches if t.lead_id == "L1"], AS_OF, stage_entered_at=entered)
     assert live == from_file
     assert live["stage_age_days"] == 15.5
+
+
+def test_database_rows_give_the_same_feature_row_as_the_file(
+    history: Path, migrated_url: str, secrets_env: dict[str, str]
+) -> None:
+    """L1's lines ingested through the real ingestion core with their direction (3 inbound, 2 outbound replies,
+    1 inbound after as_of) and their predictions recorded through the leads store: the live row built from the
+    database rows equals the file's row, reply latency and touch counts included (SQLite, then PostgreSQL)."""
+    core = create_core(IngestionSettings(database_url=migrated_url), Redactor(RedactionConfig(use_spacy=False)))
+    store = LeadStore(core.db)
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    stored = []
+    for n, record in enumerate(r for r in records if r["lead_id"] == "L1"):
+        command = IngestCommand(
+            tenant_id="acme",
+            external_id=f"L1-{n}",
+            text=f"message {n}",
+            lead_id="L1",
+            direction=record["direction"],
+            occurred_at=datetime.fromisoformat(record["occurred_at"]),
+        )
+        predictions = [StoredPrediction(task, p["label"], p["confidence"]) for task, p in record["predictions"].items()]
+        stored.append((core.ingest(command).interaction.id, predictions))
+    store.record_predictions("acme", stored)
+    entered = datetime(2026, 11, 5, tzinfo=UTC)
+    store.upsert(LeadUpsert(tenant_id="acme", lead_id="L1", stage="proposal"))
+    with core.db.session() as s:
+        s.execute(update(Lead).where(Lead.external_id == "L1").values(stage_entered_at=entered))
+    history_rows = store.history("acme", "L1")
+    core.db.dispose()
+    assert (len(history_rows.interactions), len(history_rows.outbound)) == (4, 2)
+
+    live = feature_row(history_rows, AS_OF, 30.0)
+    leads = pd.DataFrame({"lead_id": ["L1"], "stage_entered_at": [entered.isoformat()]})
+    from_file = build_table(read_touches(history), leads, as_of=AS_OF).iloc[0].drop(["lead_id", "stage_entered_at"])
+    assert live.pop("stage") == "proposal"
+    assert live == from_file.to_dict()
+    assert live["reply_latency_hours_median"] == pytest.approx(14.0)  # replies after 4 h and 24 h, from the rows
+    assert (live["inbound_30d"], live["outbound_30d"]) == (3, 2)
+    assert live["days_since_last_touch"] == pytest.approx(9.083, abs=1e-3)

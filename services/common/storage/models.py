@@ -51,7 +51,7 @@ class ApiKey(Base):
 
 
 class Interaction(Base):
-    """Master zone: one redacted customer message."""
+    """Master zone: one redacted message, from the customer (``inbound``) or the rep (``outbound``)."""
 
     __tablename__ = "interactions"
     __table_args__ = (
@@ -67,6 +67,7 @@ class Interaction(Base):
     conversation_id: Mapped[str] = mapped_column(String(200), default="")
     lead_id: Mapped[str] = mapped_column(String(200), default="")
     channel: Mapped[str] = mapped_column(String(40), default="")
+    direction: Mapped[str] = mapped_column(String(8), default="inbound", server_default="inbound")
     language: Mapped[str] = mapped_column(String(8))
     redacted_text: Mapped[str] = mapped_column(Text)
     entities: Mapped[list[Any]] = mapped_column(default=list)
