@@ -2,8 +2,9 @@
 
 Everything runs in one process, on the same base model, the same held-out messages and the same threads:
 
-* **quality** — macro-F1 (overall and per language) of the shipped adapters on the test split, in full precision
-  and with the shared lower layers in int8;
+* **quality** — macro-F1 (overall and per language) of the shipped adapters on the test split, in float32, in
+  bfloat16 (where the CPU multiplies it natively: the default precision there) and with the shared lower
+  layers in int8;
 * **latency** — one message at a time, p50/p99: the plain ``pipeline("text-classification")`` (the intent adapter
   merged into ``AutoModelForSequenceClassification``) for intent alone, vs ours for intent + risk together
   (without and with evidence, fp32 and int8);
@@ -36,6 +37,7 @@ import torch  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from models.artifacts import TaskModel, load_task_model, read_artifact  # noqa: E402
+from models.device import native_bf16  # noqa: E402
 from models.encoder import BaseEncoder  # noqa: E402
 from models.registry import PRETRAINED_DIR  # noqa: E402
 from models.runtime import classify  # noqa: E402
@@ -88,14 +90,14 @@ def quality(encoder: BaseEncoder, model: TaskModel, test: list[Example]) -> dict
     return out
 
 
-def plain_pipeline(encoder: BaseEncoder, adapter: Path):  # type: ignore[no-untyped-def]
+def plain_pipeline(encoder: BaseEncoder, adapter: Path, dtype: torch.dtype = torch.float32):  # type: ignore[no-untyped-def]
     """The baseline a team would write: the intent adapter merged into a standard model, in a pipeline."""
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, pipeline
 
     spec = read_artifact(adapter).task
     base = AutoModelForSequenceClassification.from_pretrained(encoder.name, num_labels=len(spec.labels))
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval()
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload().eval().to(dtype)
     return pipeline("text-classification", model=merged, tokenizer=encoder.tokenizer, device=-1, truncation=True)
 
 
@@ -120,6 +122,11 @@ def main() -> None:
     int8 = BaseEncoder(None, device="cpu", max_length=128, quantize="int8")
     intent8 = load_task_model(read_artifact(PRETRAINED_DIR / "intent"), int8)
     risk8 = load_task_model(read_artifact(PRETRAINED_DIR / "risk"), int8)
+    bf16 = native_bf16(torch.device("cpu"))
+    results["native_bf16"] = bf16
+    half = BaseEncoder(None, device="cpu", max_length=128, precision="bf16") if bf16 else None
+    intent16 = load_task_model(read_artifact(PRETRAINED_DIR / "intent"), half) if half else None
+    risk16 = load_task_model(read_artifact(PRETRAINED_DIR / "risk"), half) if half else None
 
     print("quality on the held-out test split ...", file=sys.stderr)
     results["quality"] = {
@@ -128,9 +135,13 @@ def main() -> None:
         "intent_int8": quality(int8, intent8, intent_test),
         "risk_int8": quality(int8, risk8, risk_test),
     }
+    if half and intent16 and risk16:
+        results["quality"]["intent_bf16"] = quality(half, intent16, intent_test)  # type: ignore[index]
+        results["quality"]["risk_bf16"] = quality(half, risk16, risk_test)  # type: ignore[index]
 
     print("latency, one message at a time ...", file=sys.stderr)
     pipe = plain_pipeline(encoder, PRETRAINED_DIR / "intent")
+    pipe16 = plain_pipeline(encoder, PRETRAINED_DIR / "intent", torch.bfloat16) if bf16 else None
     results["latency"] = {
         "pipeline_intent_only": latency(lambda t: pipe(t), texts),
         "ours_intent_risk": latency(lambda t: classify(encoder, [intent, risk], [t], explain=False), texts),
@@ -138,6 +149,15 @@ def main() -> None:
         "ours_intent_risk_int8": latency(lambda t: classify(int8, [intent8, risk8], [t], explain=False), texts),
         "ours_intent_risk_int8_evidence": latency(lambda t: classify(int8, [intent8, risk8], [t], explain=True), texts),
     }
+    if pipe16 and half and intent16 and risk16:
+        models16 = [intent16, risk16]
+        results["latency"]["pipeline_intent_only_bf16"] = latency(lambda t: pipe16(t), texts)  # type: ignore[index]
+        results["latency"]["ours_intent_risk_bf16"] = latency(  # type: ignore[index]
+            lambda t: classify(half, models16, [t], explain=False), texts
+        )
+        results["latency"]["ours_intent_risk_bf16_evidence"] = latency(  # type: ignore[index]
+            lambda t: classify(half, models16, [t], explain=True), texts
+        )
 
     print("N tasks vs 1 ...", file=sys.stderr)
     per_task = {}
@@ -159,17 +179,22 @@ def main() -> None:
         with lock:
             return pipe(text)
 
-    def pipe_batched_rate() -> float:
+    def pipe_batched_rate(p) -> float:  # type: ignore[no-untyped-def]
         started, n = time.perf_counter(), 0
         while time.perf_counter() - started < args.seconds:
-            pipe(texts, batch_size=32)
+            p(texts, batch_size=32)
             n += len(texts)
         return n / (time.perf_counter() - started)
 
     rates: dict[str, float] = {"pipeline_intent_only_concurrency8": throughput(pipe_locked, texts, args.seconds)}
-    rates["pipeline_intent_only_batches_of_32"] = pipe_batched_rate()
+    rates["pipeline_intent_only_batches_of_32"] = pipe_batched_rate(pipe)
+    if pipe16:
+        rates["pipeline_intent_only_bf16_batches_of_32"] = pipe_batched_rate(pipe16)
+    ours = [("ours_intent_risk", encoder), ("ours_intent_risk_int8", int8)]
+    if half:
+        ours.append(("ours_intent_risk_bf16", half))
     with tempfile.TemporaryDirectory() as tmp:
-        for name, enc in (("ours_intent_risk", encoder), ("ours_intent_risk_int8", int8)):
+        for name, enc in ours:
             settings = InferenceSettings(data_dir=Path(tmp) / name, models=ModelSettings(data_dir=Path(tmp) / name))
             core = InferenceCore(settings, encoder=enc)
             rates[f"{name}_concurrency8"] = throughput(
@@ -180,6 +205,19 @@ def main() -> None:
             )
             core.close()
     results["throughput_msgs_per_s"] = rates
+    # the issue's targets, for the precision the service picks by default on this machine
+    default = "ours_intent_risk_bf16" if half else "ours_intent_risk"
+    p50 = results["latency"][default]["p50_ms"]  # type: ignore[index]
+    results["targets"] = {
+        "default_path": default,
+        "p50_ms": p50,
+        "p50_target_ms": 15.0,
+        "throughput_vs_pipeline_concurrency8": rates[f"{default}_concurrency8"]
+        / rates["pipeline_intent_only_concurrency8"],
+        "throughput_vs_pipeline_batches_of_32": rates[f"{default}_concurrency8"]
+        / rates["pipeline_intent_only_batches_of_32"],
+        "throughput_target_ratio": 2.0,
+    }
 
     print(json.dumps(results, indent=2))
     if args.json:
@@ -199,6 +237,13 @@ def _summary(r: dict) -> None:  # type: ignore[type-arg]
     for name, row in q.items():
         print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |", file=sys.stderr)
     print(f"\ntasks cost (p50 ms): {r['tasks_cost_p50_ms']}", file=sys.stderr)
+    t = r["targets"]
+    print(
+        f"\ntargets ({t['default_path']}): p50 {t['p50_ms']:.1f} ms (target <= 15); throughput "
+        f"{t['throughput_vs_pipeline_concurrency8']:.2f}x the pipeline at concurrency 8, "
+        f"{t['throughput_vs_pipeline_batches_of_32']:.2f}x the pipeline fed batches of 32 (target >= 2x)",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -251,7 +251,7 @@ def load_task_model(artifact: ModelArtifact, encoder: BaseEncoder) -> TaskModel:
             if delta.shape != linear.weight.shape:
                 raise InvalidArgument(f"adapter {artifact.path.name!r}: {module} has shape {tuple(delta.shape)}")
             linear.weight += delta.to(linear.weight.dtype)
-    model = TaskModel(artifact, layers, head).to(encoder.device).eval()
+    model = TaskModel(artifact, layers, head).to(encoder.device, encoder.dtype).eval()
     model.requires_grad_(False)
     return model
 
@@ -268,6 +268,6 @@ def _load_linear(artifact: ModelArtifact, encoder: BaseEncoder) -> TaskModel:
         raise InvalidArgument(
             f"model artifact {artifact.path.name!r} has a head that does not match: {error}"
         ) from None
-    model = TaskModel(artifact, encoder.layers[encoder.split :], head).to(encoder.device).eval()
+    model = TaskModel(artifact, encoder.layers[encoder.split :], head).to(encoder.device, encoder.dtype).eval()
     model.requires_grad_(False)
     return model

@@ -31,6 +31,12 @@ class ModelSettings(CommonSettings):
         pattern="^(none|int8)$",
         description="int8: dynamic int8 quantisation of the shared lower layers on CPU (see bench/classify_bench.py).",
     )
+    precision: str = Field(
+        "auto",
+        pattern="^(auto|fp32|bf16)$",
+        description="Serving precision. auto: bfloat16 where the hardware multiplies it natively (CPUs with "
+        "AVX512-BF16 or AMX, GPUs from Ampere on), else float32. Training always runs in float32.",
+    )
     torch_threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's own choice.")
     registry_dir: Path | None = Field(
         None, description="Folder of registered model versions; default <data_dir>/models."

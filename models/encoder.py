@@ -20,7 +20,7 @@ from transformers.masking_utils import create_bidirectional_mask
 
 from models.base_encoder import base_model_hash, resolve_base_model
 from models.config import ModelSettings
-from models.device import resolve_device
+from models.device import resolve_device, resolve_dtype
 from services.common.errors import InvalidArgument
 
 log = logging.getLogger("salesai.models")
@@ -93,6 +93,7 @@ class BaseEncoder:
         adapt_layers: int = 4,
         quantize: str = "none",
         pack_tokens: int = 512,
+        precision: str = "fp32",
     ) -> None:
         self.name = resolve_base_model(name_or_path)
         self.device = resolve_device(device)
@@ -110,6 +111,7 @@ class BaseEncoder:
         self.split = len(self.layers) - adapt_layers
         self.hash = base_model_hash(self.name)
         self.quantized = self._quantize_lower(quantize)
+        self.dtype = self._set_precision(precision)
 
     @classmethod
     def from_settings(cls, settings: ModelSettings, *, for_training: bool = False) -> BaseEncoder:
@@ -120,7 +122,27 @@ class BaseEncoder:
             max_length=settings.max_length,
             adapt_layers=settings.adapt_layers,
             quantize="none" if for_training else settings.quantize,
+            precision="fp32" if for_training else settings.precision,
         )
+
+    def _set_precision(self, precision: str) -> torch.dtype:
+        """Cast the encoder to the serving dtype, keeping a float32 master of the upper layers.
+
+        Tasks merge their LoRA deltas into a copy of that master and only then cast: merging in bfloat16 would
+        round every weight twice. int8 quantised layers take float32 activations, so int8 serves in float32.
+        """
+        self._upper_master: nn.ModuleList | None = None
+        try:
+            dtype = resolve_dtype(precision, self.device)
+        except ValueError as error:
+            raise InvalidArgument(str(error)) from None
+        if self.quantized and dtype != torch.float32:
+            log.info("int8 quantisation serves in float32; precision %s ignored", precision)
+            return torch.float32
+        if dtype != torch.float32:
+            self._upper_master = copy.deepcopy(self.layers[self.split :])
+            self.model.to(dtype)
+        return dtype
 
     def _quantize_lower(self, quantize: str) -> bool:
         """int8 dynamic quantisation of the shared lower layers' linear maps (CPU only).
@@ -217,8 +239,9 @@ class BaseEncoder:
         return hidden
 
     def upper_copy(self) -> nn.ModuleList:
-        """A private copy of the upper layers (a task merges its LoRA weights into it)."""
-        return copy.deepcopy(self.layers[self.split :])
+        """A private float32 copy of the upper layers (a task merges its LoRA weights into it, then casts it
+        to ``self.dtype``)."""
+        return copy.deepcopy(self._upper_master if self._upper_master is not None else self.layers[self.split :])
 
     def embed(self, texts: Sequence[str], prefix: str = "query: ") -> torch.Tensor:
         """L2-normalised mean-pooled sentence embeddings from the whole (frozen) encoder, as E5 defines them."""
@@ -226,5 +249,5 @@ class BaseEncoder:
         for batch in self.tokenize([prefix + t for t in texts]):
             with torch.inference_mode():
                 hidden = self.run_upper(self.layers[self.split :], self.lower(batch), batch.mask)
-                chunks.append(batch.mean(hidden).cpu())
+                chunks.append(batch.mean(hidden).float().cpu())
         return torch.cat(chunks) if chunks else torch.empty(0, self.config.hidden_size)

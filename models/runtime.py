@@ -96,16 +96,16 @@ def _predict(
     if explain:
         with torch.enable_grad():
             hidden = shared.detach().requires_grad_(True)
-            log_probs = torch.log_softmax(model.logits(encoder, hidden, batch) / temperature, dim=-1)
+            log_probs = torch.log_softmax(model.logits(encoder, hidden, batch).float() / temperature, dim=-1)
             chosen = log_probs.argmax(dim=-1)
             log_probs.gather(1, chosen.unsqueeze(1)).sum().backward()
             assert hidden.grad is not None
-            per_token = (hidden.grad * hidden).sum(-1)[0].detach().float().cpu()
+            per_token = (hidden.grad.float() * hidden.float()).sum(-1)[0].detach().cpu()
         attribution = [values.tolist() for values in batch.per_text(per_token)]
         probabilities = log_probs.detach().exp()
     else:
         with torch.inference_mode():
-            probabilities = torch.softmax(model.logits(encoder, shared, batch) / temperature, dim=-1)
+            probabilities = torch.softmax(model.logits(encoder, shared, batch).float() / temperature, dim=-1)
     probabilities_cpu = probabilities.float().cpu()
     predictions = []
     for row, text in enumerate(texts):
