@@ -34,6 +34,7 @@ def grouped(card: str, sep: str = " ") -> str:
         (f"卡号{UNIONPAY_19}", UNIONPAY_19),
         (f"银行卡：{grouped(UNIONPAY_19)}。", grouped(UNIONPAY_19)),
         (f"借记卡 {grouped(UNIONPAY_16, '-')}", grouped(UNIONPAY_16, "-")),
+        (f"卡号：{grouped(UNIONPAY_19, '-')}，谢谢", grouped(UNIONPAY_19, "-")),  # 19-digit UnionPay, dashes
         (f"Visa {grouped(VISA)} exp 12/27", grouped(VISA)),
         (f"mastercard {MASTER}", MASTER),
         (f"Amex {AMEX[:4]} {AMEX[4:10]} {AMEX[10:]}", f"{AMEX[:4]} {AMEX[4:10]} {AMEX[10:]}"),

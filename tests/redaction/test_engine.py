@@ -9,6 +9,7 @@ import pytest
 
 from services.ingestion.redaction import Pseudonymizer, RedactionConfig, Redactor
 from services.ingestion.redaction.checksums import cn_id_check_char, luhn_check_digit
+from services.ingestion.redaction.engine import resolve_overlaps
 
 ID = "44030519900307123"
 ID += cn_id_check_char(ID)
@@ -172,6 +173,11 @@ PATHOLOGICAL = [
     "+8" * 32768,
     "微信" * 10922,
     ("王先生13812345678" * 2000)[:30000],
+    ("440 305 1990 0307 " * 3641)[:65536],  # grouped-ID separators
+    ("0755-2345-" * 6554)[:65536],  # landline groups
+    "passport no. " * 5041,
+    "阳光花园3栋2单元" * 2427,  # building parts without end
+    "林总说" * 7281,  # one PERSON per 3 characters: tens of thousands of candidates to resolve
 ]
 
 
@@ -195,3 +201,31 @@ def test_recognizer_class_names_do_not_shadow_presidio_ones() -> None:
 
     provider = RecognizerRegistryProvider(registry_configuration={"supported_languages": ["en"]})
     assert provider.create_recognizer_registry().recognizers  # raises TypeError on a name clash
+
+
+def test_resolve_overlaps_keeps_the_best_non_overlapping_spans() -> None:
+    from presidio_analyzer import RecognizerResult
+
+    found = [
+        RecognizerResult("PHONE_NUMBER", 2, 13, 0.7),
+        RecognizerResult("EMAIL_ADDRESS", 2, 21, 0.95),  # wins: higher score
+        RecognizerResult("PERSON", 0, 2, 0.85),  # touches, does not overlap
+        RecognizerResult("QQ_NUMBER", 30, 40, 0.85),
+        RecognizerResult("BANK_CARD", 30, 40, 0.85),  # same score and length: type priority
+        RecognizerResult("US_SSN", 38, 45, 0.5),  # overlaps the card's end
+        RecognizerResult("IP_ADDRESS", 40, 45, 0.5),
+    ]
+    kept = [(r.entity_type, r.start, r.end) for r in resolve_overlaps(found)]
+    assert kept == [("PERSON", 0, 2), ("EMAIL_ADDRESS", 2, 21), ("BANK_CARD", 30, 40), ("IP_ADDRESS", 40, 45)]
+
+
+def test_resolve_overlaps_scales_to_tens_of_thousands_of_candidates() -> None:
+    from presidio_analyzer import RecognizerResult
+
+    found = [RecognizerResult("PERSON", i, i + 2, 0.5 + (i % 7) / 20) for i in range(0, 120_000, 2)]
+    found += [RecognizerResult("PHONE_NUMBER", i, i + 3, 0.6) for i in range(1, 120_000, 6)]
+    start = time.perf_counter()
+    kept = resolve_overlaps(found)
+    assert time.perf_counter() - start < 2.0
+    assert all(a.end <= b.start for a, b in zip(kept, kept[1:], strict=False))
+    assert len(kept) >= 40_000

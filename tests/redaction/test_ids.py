@@ -50,6 +50,17 @@ def test_independent_check_char_agrees_with_package() -> None:
         (f"{ID_A}", ID_A),
         ("身份证号码：320311770706001", "320311770706001"),
         ("old ID card 110105491231002 on file", "110105491231002"),
+        ("老身份证 320311 770706 001 请核对", "320311 770706 001"),
+        (
+            f"身份证号 {ID_A[:6]} {ID_A[6:10]} {ID_A[10:14]} {ID_A[14:]}",
+            f"{ID_A[:6]} {ID_A[6:10]} {ID_A[10:14]} {ID_A[14:]}",
+        ),
+        (
+            f"证件号{ID_X[:3]} {ID_X[3:6]} {ID_X[6:10]} {ID_X[10:14]} {ID_X[14:]}。",
+            f"{ID_X[:3]} {ID_X[3:6]} {ID_X[6:10]} {ID_X[10:14]} {ID_X[14:]}",
+        ),
+        (f"ID no. {ID_B[:6]}-{ID_B[6:14]}-{ID_B[14:]}", f"{ID_B[:6]}-{ID_B[6:14]}-{ID_B[14:]}"),
+        (f"{ID_A[:6]} {ID_A[6:14]} {ID_A[14:]}是我的", f"{ID_A[:6]} {ID_A[6:14]} {ID_A[14:]}"),
     ],
 )
 def test_resident_id_found(detect, text: str, value: str) -> None:
@@ -67,6 +78,10 @@ def test_resident_id_found(detect, text: str, value: str) -> None:
         "320311770706001",  # legacy 15 digits without context
         "批次 320311771306001 身份",  # month 13
         f"{ID_A}5",  # longer digit run
+        f"身份证 {wrong_check(ID_A)[:6]} {wrong_check(ID_A)[6:14]} {wrong_check(ID_A)[14:]}",  # grouped, bad check
+        f"{ID_A[:4]} {ID_A[4:8]} {ID_A[8:12]} {ID_A[12:16]} {ID_A[16:]}",  # 4-4-4-4-2 is no ID layout
+        "批次 320311 770706 001",  # grouped legacy digits without context
+        "电话 0755 2345 6789 1990 0101",  # numbers side by side
     ],
 )
 def test_resident_id_look_alikes_survive(detect, text: str) -> None:
@@ -79,13 +94,28 @@ def test_resident_id_look_alikes_survive(detect, text: str) -> None:
         ("护照号E12345678", "E12345678"),
         ("passport: G87654321.", "G87654321"),
         ("护照 EA1234567 已过期", "EA1234567"),
+        ("Passport No. 123456789, expires 2030", "123456789"),
+        ("passport number: C01234567", "C01234567"),
+        ("护照号码：K1234567，谢谢", "K1234567"),
+        ("my passport#AB1234567", "AB1234567"),
     ],
 )
 def test_passport_with_context(detect, text: str, value: str) -> None:
     assert ("PASSPORT", value) in detect(text)
 
 
-@pytest.mark.parametrize("text", ["型号E12345678", "serial G87654321", "订单E20240315"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "型号E12345678",
+        "serial G87654321",
+        "订单E20240315",
+        "型号 123456789",
+        "passport office opens at 9, order 123456789",  # a number not right after the cue
+        "护照办理费 200000 元",
+        "passport photo 2x",
+    ],
+)
 def test_passport_needs_context(detect, text: str) -> None:
     assert not any(t == "PASSPORT" for t, _ in detect(text))
 

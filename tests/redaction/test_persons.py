@@ -16,6 +16,14 @@ import pytest
         ("王总您好，我们下周二见", "王"),
         ("联系人：欧阳娜娜，电话稍后给", "欧阳娜娜"),
         ("张伟说明天发合同", "张伟"),
+        ("林总说可以", "林"),  # jieba glues title and verb onto the surname: 林总说
+        ("朱总好，合同收到了", "朱"),
+        ("司马懿经理明天到", "司马懿"),
+        ("户名李娜", "李娜"),
+        # an everyday word (zh_not_names.yaml) is a name when a title or a naming cue says so
+        ("高峰先生您好", "高峰"),
+        ("联系人：高峰", "高峰"),
+        ("我叫高明", "高明"),
     ],
 )
 def test_chinese_name_found(detect, text: str, value: str) -> None:
@@ -31,6 +39,22 @@ def test_chinese_name_found(detect, text: str, value: str) -> None:
         "预算冻结了，下季度再说",
         "高新区的项目明天启动",
         "老板说总价不能再降",
+        # everyday words jieba's dictionary tags as names (zh_not_names.yaml)
+        "好的谢谢",
+        "非常感谢，谢谢您",
+        "黄金周之后再联系",
+        "毛利太低了",
+        "易用性很好",
+        "许可证明天办好",
+        "华为手机也在看",
+        "宁可贵一点",
+        "产品齐全",
+        "高峰期人多",
+        "高明的做法",
+        "客户谢谢您的支持",
+        # segmentation slips that end in a particle or verb
+        "曾经谈过",
+        "周会纪要：预算冻结",
     ],
 )
 def test_chinese_look_alikes_survive(detect, text: str) -> None:

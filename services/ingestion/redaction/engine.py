@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -168,13 +169,21 @@ class Redactor:
 
 
 def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Keep non-overlapping results: highest score first, then longest, then type priority; sorted by start."""
+    """Keep non-overlapping results: highest score first, then longest, then type priority; sorted by start.
+
+    The kept spans never overlap, so one binary search over their starts finds any clash (n log n: a 64 KiB
+    text can yield tens of thousands of candidates).
+    """
     ranked = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), _PRIORITY.get(r.entity_type, 99), r.start))
+    starts: list[int] = []
     kept: list[RecognizerResult] = []
     for r in ranked:
-        if all(r.end <= k.start or r.start >= k.end for k in kept):
-            kept.append(r)
-    return sorted(kept, key=lambda r: r.start)
+        i = bisect.bisect_right(starts, r.start)
+        if (i and kept[i - 1].end > r.start) or (i < len(kept) and kept[i].start < r.end):
+            continue
+        starts.insert(i, r.start)
+        kept.insert(i, r)
+    return kept
 
 
 def _presidio_language(language: str) -> str:

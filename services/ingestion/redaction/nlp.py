@@ -78,7 +78,10 @@ class LazySpacyNlpEngine(NlpEngine):
     @staticmethod
     def empty(language: str) -> NlpArtifacts:
         """Artifacts with no tokens and no entities."""
-        return NlpArtifacts(entities=[], tokens=None, tokens_indices=[], lemmas=[], nlp_engine=None, language=language)
+        no_doc: Any = None  # presidio types tokens as a spaCy Doc; "no tokens" is None
+        return NlpArtifacts(
+            entities=[], tokens=no_doc, tokens_indices=[], lemmas=[], nlp_engine=None, language=language
+        )
 
     def is_stopword(self, word: str, language: str) -> bool:  # noqa: D102
         return False

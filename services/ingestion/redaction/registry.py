@@ -79,7 +79,7 @@ def build_registry(names: list[str]) -> RecognizerRegistry:
     registry = RecognizerRegistry(supported_languages=list(LANGUAGES))
     for language in LANGUAGES:
         for name in names:
-            registry.add_recognizer(RECOGNIZERS[name](supported_language=language))
+            registry.add_recognizer(RECOGNIZERS[name](supported_language=language))  # type: ignore[call-arg]
     return registry
 
 

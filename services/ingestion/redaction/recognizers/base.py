@@ -86,7 +86,7 @@ class SalesPatternRecognizer(PatternRecognizer):
         if score <= 0:
             return None
         metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
         return RecognizerResult(self.ENTITY, start, end, score, recognition_metadata=metadata)

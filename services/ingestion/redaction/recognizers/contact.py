@@ -58,14 +58,15 @@ class CnMobileRecognizer(SalesPatternRecognizer):
 
 
 class CnLandlineRecognizer(SalesPatternRecognizer):
-    """Landlines with an area code: 010-12345678, (021)87654321, 0755 1234567, ext. 转123."""
+    """Landlines with an area code: 010-12345678, (021)87654321, 0755 1234567, 021 6123 4567, ext. 转123."""
 
     ENTITY = "PHONE_NUMBER"
     _EXT = r"(?:(?:转|ext\.?|x) ?\d{1,5})?"
+    _SUBSCRIBER = r"(?:[2-9]\d{6,7}|[2-9]\d{2,3}[ \-]\d{4})"
     PATTERNS = [
         Pattern(
             "cn_landline_sep",
-            NO_ALNUM_BEFORE + r"(?:\+86[ \-]?)?(?:0\d{2,3}[ \-]|\(0\d{2,3}\) ?)[2-9]\d{6,7}" + _EXT + NO_DIGIT_AFTER,
+            NO_ALNUM_BEFORE + r"(?:\+86[ \-]?)?(?:0\d{2,3}[ \-]|\(0\d{2,3}\) ?)" + _SUBSCRIBER + _EXT + NO_DIGIT_AFTER,
             0.6,
         ),
         Pattern("cn_landline_plain", NO_ALNUM_BEFORE + r"0(?:10|2\d|[3-9]\d{2})[2-9]\d{6,7}" + NO_DIGIT_AFTER, 0.3),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import regex
 from presidio_analyzer import Pattern
 
 from services.ingestion.redaction.checksums import cn_id_valid, valid_date
@@ -14,19 +15,31 @@ from services.ingestion.redaction.recognizers.base import (
     has_digit,
 )
 
-_DATE8 = r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_DATE8 = r"(?:18|19|20)\d{2}" + _MMDD
+#: an optional group separator inside a number written in blocks
+_SEP = r"[ \-]?"
 _ID_CONTEXT = ["身份证", "证件", "身份号", "公民身份", "id card", "id no", "id number", "identity", "resident id"]
 
 
+def _digits(value: str) -> str:
+    return value.replace(" ", "").replace("-", "")
+
+
 class CnResidentIdRecognizer(SalesPatternRecognizer):
-    """18-character resident ID: region + birth date + sequence + MOD 11-2 check (also as 6-8-4 groups)."""
+    """18-character resident ID: region + birth date + sequence + MOD 11-2 check.
+
+    Also written in groups with spaces or dashes, as forms print it: 6-8-4, 6-4-4-4 or 3-3-4-4-4.
+    """
 
     ENTITY = "CN_RESIDENT_ID"
     PATTERNS = [
         Pattern("cn_id_18", NO_ALNUM_BEFORE + r"[1-9]\d{5}" + _DATE8 + r"\d{3}[0-9Xx]" + NO_ALNUM_AFTER, 0.5),
         Pattern(
             "cn_id_18_grouped",
-            NO_ALNUM_BEFORE + r"[1-9]\d{5}[ \-]" + _DATE8 + r"[ \-]\d{3}[0-9Xx]" + NO_ALNUM_AFTER,
+            NO_ALNUM_BEFORE
+            + rf"[1-9]\d{{2}}{_SEP}\d{{3}}{_SEP}(?:18|19|20)\d{{2}}{_SEP}{_MMDD}{_SEP}\d{{3}}[0-9Xx]"
+            + NO_ALNUM_AFTER,
             0.5,
         ),
     ]
@@ -37,17 +50,18 @@ class CnResidentIdRecognizer(SalesPatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         """Valid birth date and ISO 7064 MOD 11-2 check character."""
-        return cn_id_valid(pattern_text.replace(" ", "").replace("-", ""))
+        return cn_id_valid(_digits(pattern_text))
 
 
 class CnLegacyIdRecognizer(SalesPatternRecognizer):
-    """15-digit first-generation ID (YYMMDD birth date, no check digit): only next to a context word."""
+    """15-digit first-generation ID (YYMMDD birth date, no check digit), also as 6-6-3 groups: only next to a
+    context word."""
 
     ENTITY = "CN_RESIDENT_ID"
     PATTERNS = [
         Pattern(
             "cn_id_15",
-            NO_ALNUM_BEFORE + r"[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}" + NO_ALNUM_AFTER,
+            NO_ALNUM_BEFORE + rf"[1-9]\d{{5}}{_SEP}\d{{2}}{_MMDD}{_SEP}\d{{3}}" + NO_ALNUM_AFTER,
             0.2,
         )
     ]
@@ -59,20 +73,29 @@ class CnLegacyIdRecognizer(SalesPatternRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """A real date in the 1900s; None keeps the (low) pattern score so context decides."""
-        year, month, day = 1900 + int(pattern_text[6:8]), int(pattern_text[8:10]), int(pattern_text[10:12])
+        digits = _digits(pattern_text)
+        year, month, day = 1900 + int(digits[6:8]), int(digits[8:10]), int(digits[10:12])
         return None if valid_date(year, month, day) else False
 
 
 class PassportRecognizer(SalesPatternRecognizer):
-    """Chinese passport numbers (E/G + 8 digits, or E + letter + 7 digits); needs a context word."""
+    """Passport numbers. Chinese ones (E/G + 8 digits, or E + letter + 7 digits) need a context word nearby;
+    any other country's (up to 2 letters + 6-9 digits, e.g. a US 9-digit number) only right after the cue."""
 
     ENTITY = "PASSPORT"
     PATTERNS = [
-        Pattern("cn_passport", NO_ALNUM_BEFORE + r"(?:[EGeg]\d{8}|[Ee][A-HJ-NP-Za-hj-np-z]\d{7})" + NO_ALNUM_AFTER, 0.3)
+        Pattern("cn_passport", NO_ALNUM_BEFORE + r"(?:[EG]\d{8}|E[A-HJ-NP-Z]\d{7})" + NO_ALNUM_AFTER, 0.3),
+        Pattern(
+            "passport_after_cue",
+            r"(?<![A-Za-z])(?:passport|护照)[ ]{0,2}(?:number|no\.?|num|#|号码|号)?[ ]{0,2}[:：]?[ ]{0,2}"
+            r"(?P<pii>[A-Z]{0,2}\d{6,9})" + NO_ALNUM_AFTER,
+            0.85,
+        ),
     ]
     CONTEXT = ["护照", "passport", "证件号", "travel document"]
     CONTEXT_BOOST = 0.55
     WINDOW_BEFORE = 24
+    FLAGS = regex.IGNORECASE
 
     def quick_reject(self, text: str) -> bool:  # noqa: D102
         return has_digit(text)

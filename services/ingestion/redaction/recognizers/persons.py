@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import regex
+import yaml
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 
 from services.ingestion.redaction.recognizers.base import HAN, SalesPatternRecognizer
@@ -87,10 +90,40 @@ TITLES = tuple(
 )
 _TITLE_SET = frozenset(TITLES)
 _CUES = ("我是", "我叫", "名叫", "叫做", "姓名", "联系人", "负责人", "对接人", "收件人", "客户", "找")
+#: cues that introduce a name and nothing else
+_NAMING_CUES = ("我叫", "名叫", "叫做", "姓名", "联系人", "负责人", "对接人", "收件人", "户名")
 #: A "name" directly followed by one of these is a place or an organisation (高新区, 李宁店).
 _PLACE_SUFFIXES = frozenset("区市县省路街镇乡村厂店馆局院桥湖山")
 _HAN_RUN = regex.compile(f"[{HAN}]{{2,}}")
+#: Particles, pronouns and verbs that end a clause, not a name: a "name" ending in one is a segmentation slip
+#: (谈过, 林总说, 谢谢您).
+_NOT_NAME_END = frozenset("说过了的吗呢吧啊呀么是在到给跟也都就还要会请让把被对从很您你他她我们")
 Token = tuple[str, str, int]
+
+
+@cache
+def not_names() -> frozenset[str]:
+    """Words jieba tags as names that are everyday words (``zh_not_names.yaml``): never a PERSON."""
+    raw = resources.files("services.ingestion.redaction").joinpath("zh_not_names.yaml").read_text(encoding="utf-8")
+    return frozenset(str(word) for word in (yaml.safe_load(raw) or {}).get("words") or [])
+
+
+def _plausible_name(core: str) -> bool:
+    return 1 <= len(core) <= 4 and _is_surname_start(core) and core[-1] not in _NOT_NAME_END
+
+
+def _common_word(name: str) -> bool:
+    """An everyday word (谢谢, 黄金周), or one followed by a pronoun (谢谢您)."""
+    return name in not_names() or (len(name) > 2 and name[:-1] in not_names())
+
+
+def _split_inner_title(word: str) -> tuple[str, bool]:
+    """``林总说`` → (``林``, True): jieba's HMM glues a title and the next word onto a surname."""
+    for cut in (1, 2):
+        rest = word[cut:]
+        if len(word) > cut + 1 and any(rest.startswith(title) for title in TITLES):
+            return word[:cut], True
+    return word, False
 
 
 def _is_surname_start(core: str) -> bool:
@@ -107,7 +140,8 @@ def _strip_title(word: str) -> tuple[str, bool]:
 class ChinesePersonRecognizer(EntityRecognizer):
     """Chinese names from jieba segmentation: dictionary words tagged ``nr`` and new words found by jieba's
     HMM, starting with a known surname. Titles (先生/经理/总...) and cues (我是/我叫/联系人...) raise the
-    score and also admit a bare surname before a title (王总, 李经理).
+    score and also admit a bare surname before a title (王总, 李经理). Everyday words jieba's dictionary tags as
+    names (谢谢, 黄金周: ``zh_not_names.yaml``) count only after a title or a naming cue (高峰经理, 联系人：高峰).
 
     jieba's HMM costs ~0.1 ms per unknown character, so only the first ``HMM_CHARS`` Han characters of a
     text use it; the rest is segmented by dictionary only (bounded time on pathological input).
@@ -135,6 +169,7 @@ class ChinesePersonRecognizer(EntityRecognizer):
         jieba.initialize()
         self._tags = pseg.dt.word_tag_tab
         jieba.lcut("王先生您好")  # loads the HMM tables
+        not_names()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         """Segment each run of Han characters with jieba and score name candidates."""
@@ -160,8 +195,13 @@ class ChinesePersonRecognizer(EntityRecognizer):
             following = tokens[i + 1] if i + 1 < len(tokens) else ("", "", 0)
             name, titled = self._candidate(word, flag, following)
             end = start + len(name)
-            if name and name[-1] not in _PLACE_SUFFIXES and text[end : end + 1] not in _PLACE_SUFFIXES:
-                found.append(self._result(text, start, end, titled, flag))
+            if not name or name[-1] in _PLACE_SUFFIXES or text[end : end + 1] in _PLACE_SUFFIXES:
+                continue
+            # an everyday word is a name only when a title or a naming cue says so (高峰经理, 联系人：高峰)
+            named = titled or any(cue in text[max(0, start - 5) : start] for cue in _NAMING_CUES)
+            if _common_word(name) and not named:
+                continue
+            found.append(self._result(text, start, end, titled, flag))
         return found
 
     @staticmethod
@@ -169,8 +209,10 @@ class ChinesePersonRecognizer(EntityRecognizer):
         next_word, next_flag, _ = following
         if flag.startswith("nr") or flag == "new":
             core, titled = _strip_title(word)
+            if not titled and flag == "new":
+                core, titled = _split_inner_title(word)
             titled = titled or next_word in _TITLE_SET
-            if 1 <= len(core) <= 4 and _is_surname_start(core) and (len(core) > 1 or titled):
+            if _plausible_name(core) and (len(core) > 1 or titled):
                 return core, titled
             return "", False
         if word in COMPOUND_SURNAMES and (next_flag.startswith("nr") or next_flag == "new") and len(next_word) <= 2:
@@ -186,7 +228,7 @@ class ChinesePersonRecognizer(EntityRecognizer):
         else:
             score = self.NEW_WORD_SCORE if flag == "new" else self.BASE_SCORE
         metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
         return RecognizerResult(self.ENTITY, start, end, score, recognition_metadata=metadata)
@@ -213,7 +255,7 @@ class SpacyPersonRecognizer(EntityRecognizer):
         """Keep PERSON spans that look like capitalised Latin names."""
         spans = getattr(nlp_artifacts, "entities", None) or []
         metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
         results = []
