@@ -21,6 +21,7 @@ from transformers.masking_utils import create_bidirectional_mask
 from models.base_encoder import base_model_hash, resolve_base_model
 from models.config import ModelSettings
 from models.device import resolve_device, resolve_dtype
+from models.stacked import StackCache, StackedLayers, stackable
 from services.common.errors import InvalidArgument
 
 log = logging.getLogger("salesai.models")
@@ -112,6 +113,15 @@ class BaseEncoder:
         self.hash = base_model_hash(self.name)
         self.quantized = self._quantize_lower(quantize)
         self.dtype = self._set_precision(precision)
+        self.stacks = StackCache(self.config)
+        # the shared layers as one stacked computation too: a third of the operations of the library's modules
+        # (int8-quantised layers keep their own modules)
+        lower_layers = self.layers[: self.split]
+        self._lower: StackedLayers | None = (
+            StackedLayers([lower_layers], self.config)
+            if not self.quantized and stackable(lower_layers, self.config)
+            else None
+        )
 
     @classmethod
     def from_settings(cls, settings: ModelSettings, *, for_training: bool = False) -> BaseEncoder:
@@ -219,6 +229,8 @@ class BaseEncoder:
         """
         with torch.no_grad():
             hidden = self.model.embeddings(input_ids=batch.input_ids, position_ids=batch.position_ids)
+            if self._lower is not None:
+                return self._lower(hidden, batch.mask)
             for layer in self.layers[: self.split]:
                 hidden = layer(hidden, batch.mask)
         return hidden
@@ -237,6 +249,13 @@ class BaseEncoder:
         for layer in layers:
             hidden = layer(hidden, mask)
         return hidden
+
+    def stacked(self, models: Sequence[nn.Module]) -> StackedLayers | None:
+        """The upper layers of ``models`` (task models, each with ``.layers``) stacked into one computation,
+        or None when an architecture is not one :mod:`models.stacked` reproduces."""
+        if not models or not all(stackable(m.layers, self.config) for m in models):  # type: ignore[arg-type]
+            return None
+        return self.stacks.get(models, [m.layers for m in models])  # type: ignore[misc]
 
     def upper_copy(self) -> nn.ModuleList:
         """A private float32 copy of the upper layers (a task merges its LoRA weights into it, then casts it

@@ -64,14 +64,22 @@ def classify_many(
         for row in rows:
             for model in requests[owner[row]][0]:
                 wanted.setdefault(id(model), (model, []))[1].append(row - offset)
+        # models asked for on the same texts run together: their upper layers stacked into one computation
+        groups: dict[tuple[int, ...], list[TaskModel]] = {}
         for model, local in wanted.values():
+            groups.setdefault(tuple(local), []).append(model)
+        for local_rows, models in groups.items():
+            local = list(local_rows)
             if len(local) == len(batch):
                 sub, hidden = batch, shared
             else:
                 sub, hidden = batch.subset(local, shared)
             chunk = [texts[offset + r] for r in local]
-            for r, prediction in zip(local, _predict(encoder, model, sub, hidden, chunk, explain, top_k), strict=True):
-                found[(offset + r, id(model))] = prediction
+            for model, predictions in zip(
+                models, _predict_group(encoder, models, sub, hidden, chunk, explain, top_k), strict=True
+            ):
+                for r, prediction in zip(local, predictions, strict=True):
+                    found[(offset + r, id(model))] = prediction
         offset += len(batch)
     out: list[list[list[Prediction]]] = []
     index = 0
@@ -79,6 +87,49 @@ def classify_many(
         out.append([[found[(index + i, id(m))] for m in models] for i in range(len(request_texts))])
         index += len(request_texts)
     return out
+
+
+def _predict_group(
+    encoder: BaseEncoder,
+    models: Sequence[TaskModel],
+    batch: Batch,
+    shared: torch.Tensor,
+    texts: Sequence[str],
+    explain: bool,
+    top_k: int,
+) -> list[list[Prediction]]:
+    """Per model, its predictions for the texts of ``batch``.
+
+    The models' upper layers run stacked (one batched computation, see :mod:`models.stacked`) where the
+    architecture allows, else one after the other. Evidence is gradient × input at the shared boundary: with
+    stacked layers each task gets its own copy of the shared states, so one backward pass gives every task its
+    own gradient.
+    """
+    stack = encoder.stacked(models)
+    if stack is None:
+        return [_predict(encoder, model, batch, shared, texts, explain, top_k) for model in models]
+    n = len(models)
+    attributions: list[list[list[float]] | None] = [None] * n
+    if explain:
+        with torch.enable_grad():
+            hidden = shared.detach().expand(n, -1, -1).clone().requires_grad_(True)
+            states = stack(hidden, batch.mask)
+            log_probs = [_log_probs(m, m.head(states[i : i + 1], batch)) for i, m in enumerate(models)]
+            torch.stack([lp.gather(1, lp.argmax(dim=-1, keepdim=True)).sum() for lp in log_probs]).sum().backward()
+            assert hidden.grad is not None
+            per_token = (hidden.grad.float() * hidden.detach().float()).sum(-1).cpu()  # [N, T]
+        attributions = [[values.tolist() for values in batch.per_text(per_token[i])] for i in range(n)]
+        probabilities = [lp.detach().exp() for lp in log_probs]
+    else:
+        with torch.inference_mode():
+            states = stack(shared.expand(n, -1, -1), batch.mask)
+            probabilities = [_log_probs(m, m.head(states[i : i + 1], batch)).exp() for i, m in enumerate(models)]
+    return [_assemble(model, batch, texts, probabilities[i], attributions[i], top_k) for i, model in enumerate(models)]
+
+
+def _log_probs(model: TaskModel, logits: torch.Tensor) -> torch.Tensor:
+    """Calibrated log-probabilities, computed in float32 whatever the serving precision."""
+    return torch.log_softmax(logits.float() / model.artifact.temperature, dim=-1)
 
 
 def _predict(
@@ -90,13 +141,12 @@ def _predict(
     explain: bool,
     top_k: int,
 ) -> list[Prediction]:
-    task = model.task
-    temperature = model.artifact.temperature
+    """One model on its own modules (architectures :mod:`models.stacked` does not reproduce)."""
     attribution: list[list[float]] | None = None
     if explain:
         with torch.enable_grad():
             hidden = shared.detach().requires_grad_(True)
-            log_probs = torch.log_softmax(model.logits(encoder, hidden, batch).float() / temperature, dim=-1)
+            log_probs = _log_probs(model, model.logits(encoder, hidden, batch))
             chosen = log_probs.argmax(dim=-1)
             log_probs.gather(1, chosen.unsqueeze(1)).sum().backward()
             assert hidden.grad is not None
@@ -105,7 +155,19 @@ def _predict(
         probabilities = log_probs.detach().exp()
     else:
         with torch.inference_mode():
-            probabilities = torch.softmax(model.logits(encoder, shared, batch).float() / temperature, dim=-1)
+            probabilities = _log_probs(model, model.logits(encoder, shared, batch)).exp()
+    return _assemble(model, batch, texts, probabilities, attribution, top_k)
+
+
+def _assemble(
+    model: TaskModel,
+    batch: Batch,
+    texts: Sequence[str],
+    probabilities: torch.Tensor,
+    attribution: list[list[float]] | None,
+    top_k: int,
+) -> list[Prediction]:
+    task = model.task
     probabilities_cpu = probabilities.float().cpu()
     predictions = []
     for row, text in enumerate(texts):
