@@ -72,11 +72,12 @@ class SuggestionEngine:
         history = History(tuple(interactions), lead, now or datetime.now(UTC))
         language = customer_language(lead, history)
         best: dict[str, Suggestion] = {}
+        searched: dict[str, tuple[SimilarCase, ...]] = {}  # anchor text -> similar cases: one search per text
         for rule in rules if rules is not None else self.playbook.rules:
             matches = self._matches(rule, history)
             if matches is None:
                 continue
-            evidence = self._evidence(matches, history)
+            evidence = self._evidence(matches, history, searched)
             for name in rule.actions:
                 candidate = self._suggestion(rule, name, matches, evidence, history, language)
                 if name not in best or candidate.confidence > best[name].confidence:
@@ -93,7 +94,9 @@ class SuggestionEngine:
             matches.append(match)
         return matches
 
-    def _evidence(self, matches: list[Match], history: History) -> Evidence:
+    def _evidence(
+        self, matches: list[Match], history: History, searched: dict[str, tuple[SimilarCase, ...]]
+    ) -> Evidence:
         predictions: dict[tuple[str, str], PredictionEvidence] = {}
         for match in matches:
             predictions.update({(p.interaction_id, p.task): p for p in match.predictions})
@@ -105,20 +108,29 @@ class SuggestionEngine:
             predictions=tuple(ranked),
             factors=tuple(f for m in matches for f in m.factors),
             facts={k: v for m in matches for k, v in m.facts.items()},
-            similar=self._similar(history, ids),
+            similar=self._similar(history, ids, searched),
             reason_en="; ".join(m.reason_en for m in matches),
             reason_zh="；".join(m.reason_zh for m in matches),
         )
 
-    def _similar(self, history: History, ids: tuple[str, ...]) -> tuple[SimilarCase, ...]:
+    def _similar(
+        self, history: History, ids: tuple[str, ...], searched: dict[str, tuple[SimilarCase, ...]]
+    ) -> tuple[SimilarCase, ...]:
+        """Similar won cases for the message the evidence rests on (several rules on one message: one search)."""
         if self.similar is None or not history.interactions:
             return ()
         anchor = next((i for i in reversed(history.interactions) if i.id in ids), history.latest)
         assert anchor is not None
         if not anchor.text.strip():
             return ()
+        if anchor.text not in searched:
+            searched[anchor.text] = self._search(history, anchor.text)
+        return searched[anchor.text]
+
+    def _search(self, history: History, text: str) -> tuple[SimilarCase, ...]:
+        assert self.similar is not None
         try:
-            found = self.similar.search(history.lead.tenant_id, anchor.text, limit=self.similar_limit, outcome="won")
+            found = self.similar.search(history.lead.tenant_id, text, limit=self.similar_limit, outcome="won")
         except Exception:  # noqa: BLE001 - similar cases are supporting evidence; a vector-store outage must not stop suggestions
             log.warning("similar-situation search failed; suggesting without it", exc_info=True)
             return ()

@@ -65,3 +65,28 @@ def test_the_engine_cites_similar_won_cases(situations: SimilarSituations, make_
     suggestions = engine.suggest(LeadContext(tenant_id="acme", lead_id="l9"), [msg], now=now)
     cited = suggestions[0].evidence.similar
     assert len(cited) == 2 and cited[0].case_id == "a-budget" and cited[0].outcome == "won"
+
+
+class CountingSearch:
+    """Delegates to the real store and counts the searches (each one embeds the message)."""
+
+    def __init__(self, store: SimilarSituations) -> None:
+        self.store, self.calls = store, 0
+
+    def search(self, tenant_id: str, text: str, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return self.store.search(tenant_id, text, **kwargs)
+
+
+def test_rules_firing_on_one_message_search_it_once(situations: SimilarSituations, make_interaction, now) -> None:
+    """budget_freeze and high_risk both rest on the latest message: one embedding and search, cited by both."""
+    counting = CountingSearch(situations)
+    engine = SuggestionEngine(load_playbook(), similar=counting, similar_limit=2)
+    msg = make_interaction(
+        "m10", "Budget frozen, we may cancel the project.", hours_ago=1, intent="budget_freeze", risk="high"
+    )
+    suggestions = engine.suggest(LeadContext(tenant_id="acme", lead_id="l10"), [msg], now=now)
+    rules = {s.rule for s in suggestions}
+    assert {"budget_freeze", "high_risk"} <= rules
+    assert counting.calls == 1
+    assert all(s.evidence.similar and s.evidence.similar[0].case_id == "a-budget" for s in suggestions)
