@@ -122,6 +122,7 @@ class BaseEncoder:
             if not self.quantized and stackable(lower_layers, self.config)
             else None
         )
+        self._upper_base: StackedLayers | None = None
 
     @classmethod
     def from_settings(cls, settings: ModelSettings, *, for_training: bool = False) -> BaseEncoder:
@@ -265,8 +266,15 @@ class BaseEncoder:
     def embed(self, texts: Sequence[str], prefix: str = "query: ") -> torch.Tensor:
         """L2-normalised mean-pooled sentence embeddings from the whole (frozen) encoder, as E5 defines them."""
         chunks = []
+        upper = self.layers[self.split :]
+        if self._upper_base is None and stackable(upper, self.config):
+            self._upper_base = StackedLayers([upper], self.config)  # built on first use: most encoders never embed
         for batch in self.tokenize([prefix + t for t in texts]):
             with torch.inference_mode():
-                hidden = self.run_upper(self.layers[self.split :], self.lower(batch), batch.mask)
+                shared = self.lower(batch)
+                if self._upper_base is not None:
+                    hidden = self._upper_base(shared, batch.mask)
+                else:
+                    hidden = self.run_upper(upper, shared, batch.mask)
                 chunks.append(batch.mean(hidden).float().cpu())
         return torch.cat(chunks) if chunks else torch.empty(0, self.config.hidden_size)

@@ -107,3 +107,14 @@ def test_stacked_layers_match_a_plain_layer_on_random_states(encoder, tasks):
         expected = encoder.run_upper(intent.layers, hidden, mask)
         got = StackedLayers([intent.layers], encoder.config)(hidden, mask)
     assert torch.allclose(got, expected, atol=1e-5, rtol=0)
+
+
+def test_sentence_embeddings_equal_the_library_modules(encoder):
+    texts = ["预算冻结了", "Could we see a demo next week?"]
+    got = encoder.embed(texts)
+    expected = []
+    for batch in encoder.tokenize(["query: " + t for t in texts]):
+        with torch.inference_mode():
+            hidden = encoder.run_upper(encoder.layers[encoder.split :], encoder.lower(batch), batch.mask)
+        expected.append(batch.mean(hidden))
+    assert torch.allclose(got, torch.cat(expected), atol=1e-5, rtol=0)
