@@ -20,6 +20,8 @@ from services.common.secrets import load_secrets
 from services.common.settings import CommonSettings
 from services.common.storage import Database, upgrade
 
+from ..conftest import fresh_postgres_database
+
 PLANTED = {
     "phone": "13987654321",
     "email": "wang.planted@example.com",
@@ -28,11 +30,19 @@ PLANTED = {
 MESSAGE = f"王先生您好，我的手机{PLANTED['phone']}，邮箱{PLANTED['email']}，身份证{PLANTED['id']}。预算冻结了。"
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Suite, str, dict[str, str]]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def suite(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Suite, str, dict[str, str]]]:
+    """Every process of the suite on the embedded default (SQLite), then on the PostgreSQL server by URL
+    (``SALESAI_DATABASE_URL``, as compose and Kubernetes run it)."""
     data_dir = tmp_path_factory.mktemp("suite-data")
     env = {**os.environ, "SALESAI_DATA_DIR": str(data_dir), "SALESAI_LOG_LEVEL": "INFO"}
-    settings = CommonSettings(data_dir=data_dir)
+    database = None
+    if request.param == "postgresql":
+        database = fresh_postgres_database(request.getfixturevalue("postgres_server"))
+        env["SALESAI_DATABASE_URL"] = next(database)
+    settings = CommonSettings(data_dir=data_dir, database_url=env.get("SALESAI_DATABASE_URL"))
     upgrade(settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
     keys = KeyStore(db, load_secrets(settings).api_key_pepper)
@@ -42,8 +52,12 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Suite, str
     db.dispose()
     running = Suite(data_dir, default_specs("127.0.0.1", 0, 0), base_env=env)
     running.start()
-    yield running, f"http://127.0.0.1:{running.ports['gateway']}", tokens
-    running.stop()
+    try:
+        yield running, f"http://127.0.0.1:{running.ports['gateway']}", tokens
+    finally:
+        running.stop()
+        if database is not None:
+            next(database, None)  # drops the database
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -161,7 +175,7 @@ def test_model_management_through_the_gateway(suite) -> None:
 
     running, url, tokens = suite
     data_dir = Path(running.data_dir)
-    settings = CommonSettings(data_dir=data_dir)
+    settings = CommonSettings(data_dir=data_dir, database_url=running.base_env.get("SALESAI_DATABASE_URL"))
     db = Database(settings.resolved_database_url)
     staged = data_dir / "staged-intent"
     shutil.copytree(PRETRAINED_DIR / "intent", staged)
