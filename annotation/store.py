@@ -8,6 +8,7 @@ first (-1), then by model confidence ascending, then items without a prediction 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from services.common.storage.models import (
     AnnotationItem,
     AnnotationProject,
     AnnotationResolution,
+    AnnotationSnapshot,
     AuditEvent,
     Interaction,
     Suggestion,
@@ -276,16 +278,52 @@ class ProjectStore:
 
 def erase_customer_items(s: Session, tenant_id: str, customer_id: str) -> int:
     """An ingestion ``Eraser``: delete the items loaded from a customer's messages (their answers, comments and
-    resolutions go with them by cascade). Snapshots already cut keep their rows: they are immutable."""
+    resolutions go with them by cascade) and cut their rows out of the tenant's snapshots.
+
+    Redacted text is still personal data while it can be linked to the person, so an erasure amends snapshots,
+    which are otherwise immutable: the rows go, ``sha256`` becomes the hash of what is left (so an export still
+    verifies), the split and label counts drop, and ``counts["erased"]`` says how many rows erasure removed. A
+    training job that already ran on the snapshot keeps the old hash in its own record (``data_sha256``), which
+    is how it stays traceable. Returns items deleted plus snapshot rows removed."""
     if not customer_id:
         return 0  # items loaded from texts or uploads have no customer; never erase them all
     doomed = select(AnnotationItem.id).where(
         AnnotationItem.tenant_id == tenant_id, AnnotationItem.customer_id == customer_id
     )
     ids = list(s.scalars(doomed))
-    if ids:
-        s.execute(delete(AnnotationItem).where(AnnotationItem.id.in_(ids)))
-    return len(ids)
+    if not ids:
+        return 0
+    rows = _amend_snapshots(s, tenant_id, set(ids))
+    s.execute(delete(AnnotationItem).where(AnnotationItem.id.in_(ids)))
+    return len(ids) + rows
+
+
+def _amend_snapshots(s: Session, tenant_id: str, item_ids: set[str]) -> int:
+    from annotation.snapshots import to_jsonl  # annotation.snapshots imports this module
+
+    removed_total = 0
+    for snap in s.scalars(select(AnnotationSnapshot).where(AnnotationSnapshot.tenant_id == tenant_id)):
+        removed = [r for r in snap.rows if r.get("item_id") in item_ids]
+        if not removed:
+            continue
+        snap.rows = [r for r in snap.rows if r.get("item_id") not in item_ids]
+        snap.sha256 = hashlib.sha256(to_jsonl(snap.rows)).hexdigest()
+        counts = _minus(snap.counts, Counter(r.get("split", "") for r in removed))
+        snap.counts = {**counts, "erased": int(counts.get("erased", 0)) + len(removed)}
+        labels = _minus(snap.label_counts, Counter(x for r in removed for x in _labels(r)))
+        snap.label_counts = {k: v for k, v in labels.items() if v}
+        removed_total += len(removed)
+    return removed_total
+
+
+def _minus(counts: dict[str, Any], gone: Counter[str]) -> dict[str, Any]:
+    return {k: (v - gone.get(k, 0) if isinstance(v, int) else v) for k, v in counts.items()}
+
+
+def _labels(row: dict[str, Any]) -> list[str]:
+    if "label" in row:
+        return [row["label"]]
+    return list(row.get("labels", [s["label"] for s in row.get("spans", [])]))
 
 
 def _name(raw: str) -> str:

@@ -126,6 +126,17 @@ class ExportPublic(BaseModel):
 class ErasePublic(BaseModel):
     customer_id: str
     interactions_erased: int
+    derived_erased: dict[str, int] = Field(
+        default_factory=dict,
+        description="What the leads service removed, by kind: vectors (similar-situation index), predictions, "
+        "suggestions, suggestion_feedback, suggestion_deliveries, suggestions_amended (other leads' evidence that "
+        "quoted the customer), leads_anonymised, customers.",
+    )
+    pending: list[str] = Field(
+        default_factory=list,
+        description="Stores not reached now: 'similar_index' when the leads service was unreachable (its database "
+        "rows were erased anyway; it forgets the vectors of erased messages when it next starts).",
+    )
 
 
 class ClassifyCreate(BaseModel):

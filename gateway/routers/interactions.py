@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
+import grpc
 from fastapi import APIRouter, Path, status
 from salesai.ingestion.v1 import ingestion_pb2
+from salesai.scoring.v1 import scoring_pb2
 
+from gateway.auth import Caller
+from gateway.backends import Backends
 from gateway.deps import AnyCaller, BackendsDep, CrmCaller, ReaderCaller, RequestId
 from gateway.schemas import (
     EntityPublic,
@@ -22,6 +27,7 @@ from gateway.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["interactions"])
+log = logging.getLogger("salesai.gateway")
 
 # One Path() per parameter: FastAPI binds a shared FieldInfo to the first parameter name it sees.
 InteractionId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -91,13 +97,36 @@ async def export_customer(
 
 
 @router.delete(
-    "/customers/{customer_id}", response_model=ErasePublic, summary="Erase a customer: raw, master and derived records"
+    "/customers/{customer_id}",
+    response_model=ErasePublic,
+    summary="Erase a customer: raw, master and every derived record and vector",
 )
 async def erase_customer(
     caller: CrmCaller, backends: BackendsDep, rid: RequestId, customer_id: CustomerId
 ) -> ErasePublic:
+    # the leads service first: it finds the customer's vectors through the interactions ingestion then deletes
+    derived, pending = await _erase_derived(backends, caller, customer_id, rid)
     request = ingestion_pb2.EraseCustomerRequest(
         tenant_id=caller.tenant_id, customer_id=customer_id, actor=caller.key_id
     )
     reply = await backends.ingestion.EraseCustomer(request, **backends.call_options(rid))
-    return ErasePublic(customer_id=customer_id, interactions_erased=reply.interactions_erased)
+    return ErasePublic(
+        customer_id=customer_id,
+        interactions_erased=reply.interactions_erased,
+        derived_erased=derived,
+        pending=pending,
+    )
+
+
+async def _erase_derived(
+    backends: Backends, caller: Caller, customer_id: str, rid: str
+) -> tuple[dict[str, int], list[str]]:
+    request = scoring_pb2.EraseCustomerRequest(tenant_id=caller.tenant_id, customer_id=customer_id, actor=caller.key_id)
+    try:
+        reply = await backends.scoring.EraseCustomer(request, **backends.call_options(rid))
+    except grpc.aio.AioRpcError as err:
+        if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNIMPLEMENTED):
+            raise
+        log.warning("erasure: the leads service is unreachable; its vectors are forgotten when it next starts")
+        return {}, ["similar_index"]
+    return dict(reply.erased), []

@@ -37,7 +37,8 @@ LANGUAGES = ("auto", "zh", "en")
 DIRECTIONS = ("inbound", "outbound")
 MAX_ID_CHARS = 200
 
-#: Called with (session, tenant_id, customer_id) during erasure; removes records derived elsewhere.
+#: Called with (session, tenant_id, customer_id) during erasure, before the interactions are deleted; removes
+#: records derived elsewhere in the same database. Vectors live outside it: the leads service's EraseCustomer.
 Eraser = Callable[[Session, str, str], int]
 
 
@@ -156,7 +157,7 @@ class IngestionCore:
             pass  # created concurrently by another call
 
     def _pseudonyms(self, s: Session, cmd: IngestCommand) -> Pseudonymizer:
-        secret = self.vault.pseudonym_secret(cmd.tenant_id)
+        secret = self.vault.pseudonym_secret(s, cmd.tenant_id)
         if not cmd.conversation_id:
             return Pseudonymizer(secret)
         row = s.get(ConversationPseudonyms, (cmd.tenant_id, cmd.conversation_id))
@@ -233,6 +234,8 @@ class IngestionCore:
                     )
                 )
             )
+            for eraser in self.erasers:  # first: they find derived rows through the interactions
+                eraser(s, tenant_id, customer_id)
             if ids:
                 s.execute(delete(RawText).where(RawText.interaction_id.in_(ids)))
                 s.execute(delete(Interaction).where(Interaction.id.in_(ids)))
@@ -241,8 +244,6 @@ class IngestionCore:
                     ConversationPseudonyms.tenant_id == tenant_id, ConversationPseudonyms.customer_id == customer_id
                 )
             )
-            for eraser in self.erasers:
-                eraser(s, tenant_id, customer_id)
             s.add(
                 AuditEvent(
                     tenant_id=tenant_id,

@@ -13,6 +13,7 @@ from services.ingestion.core import IngestionCore
 from services.ingestion.redaction import Redactor
 from services.ingestion.servicer import IngestionServicer
 from services.ingestion.vault import TenantVault
+from services.leads.erasure import erase_customer_records
 
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
 
@@ -28,8 +29,10 @@ def create_core(settings: IngestionSettings, redactor: Redactor | None = None) -
         vault=TenantVault(secrets.master_key),
         max_text_bytes=settings.max_text_bytes,
         reveal_roles=tuple(settings.reveal_roles),
-        # erasing a customer reaches every store derived from their messages (workbench items; see EraseCustomer)
-        erasers=[erase_customer_items],
+        # erasing a customer reaches every row derived from their messages in this database (workbench items and
+        # snapshot rows; predictions, suggestions, the customer row, their leads anonymised); vectors: the leads
+        # service's EraseCustomer, which the gateway calls first
+        erasers=[erase_customer_items, erase_customer_records],
     )
 
 

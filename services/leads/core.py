@@ -1,5 +1,6 @@
 """The leads service's library: lead records, live scoring, suggestions on stored history, outcomes feeding the
-similar-situation index, rep feedback, and the stale-lead scan. ``servicer.py`` only converts protobuf.
+similar-situation index, rep feedback, the stale-lead scan and the erasure of a customer (``erasure.py``: what
+goes and what stays). ``servicer.py`` only converts protobuf.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import select
+
 from services.common.errors import InvalidArgument, NotFound
+from services.common.storage.models import AuditEvent, Interaction
+from services.leads.erasure import Erased, customer_interaction_ids, erase_customer_rows
 from services.leads.scorer import LeadScore, LiveScorer
 from services.leads.store import LeadHistory, LeadRecord, LeadStore, LeadUpsert, StoredPrediction, check_id
 from services.suggestions.domain import LeadContext, ScoreFactor, Suggestion
@@ -83,8 +88,8 @@ class LeadsCore:
         indexed = 0
         if created and outcome in ("won", "lost") and self.similar is not None:
             cases = [
-                PastCase(case_id=i, text=t, outcome=outcome, lead_id=lead_id)  # type: ignore[arg-type]
-                for i, t in self.store.messages(tenant_id, lead_id)
+                PastCase(case_id=i, text=t, outcome=outcome, lead_id=lead_id, customer_id=c)  # type: ignore[arg-type]
+                for i, c, t in self.store.messages(tenant_id, lead_id)
             ]
             indexed = self.similar.add(tenant_id, cases)
         return lead, created, indexed
@@ -182,6 +187,56 @@ class LeadsCore:
         return self.pipeline.store.record_feedback(
             tenant_id, suggestion_id, decision, edited_text=edited_text, actor=actor[:200], channel=channel[:64]
         )
+
+    # -- erasure ----------------------------------------------------------------------------------------------
+
+    def erase_customer(self, tenant_id: str, customer_id: str, actor: str = "") -> Erased:
+        """Forget the customer's similar-index vectors and erase the leads-side rows derived from them (audited).
+
+        Call it before the ingestion service erases the interactions: their ids find the vectors. A failure of the
+        vector store rolls the database part back, so a retry starts over."""
+        check_id(tenant_id, "tenant_id")
+        check_id(customer_id, "customer_id")
+        with self.store.db.session() as s:
+            ids = customer_interaction_ids(s, tenant_id, customer_id)
+            erased = erase_customer_rows(s, tenant_id, customer_id)
+            if self.similar is not None:
+                erased.vectors = self.similar.forget(tenant_id, case_ids=ids, customer_id=customer_id)
+            s.add(
+                AuditEvent(
+                    tenant_id=tenant_id,
+                    actor=actor[:200] or "leads",
+                    action="erase_customer_derived",
+                    target_type="customer",
+                    target_id=customer_id,
+                    reason=", ".join(f"{k}={v}" for k, v in erased.as_dict().items()),
+                )
+            )
+        return erased
+
+    def forget_erased(self, *, batch: int = 500) -> int:
+        """Delete vectors whose message is no longer stored (erased while this service was unreachable); run at
+        start-up. Every point of the index is an interaction of this database (``record_outcome`` adds them)."""
+        if self.similar is None:
+            return 0
+        stored: dict[str, set[str]] = {}
+        for tenant_id, case_id in self.similar.cases():
+            stored.setdefault(tenant_id, set()).add(case_id)
+        forgotten = 0
+        for tenant_id, case_ids in stored.items():
+            gone = case_ids - self._existing(tenant_id, sorted(case_ids), batch)
+            if gone:
+                forgotten += self.similar.forget(tenant_id, case_ids=sorted(gone))
+        return forgotten
+
+    def _existing(self, tenant_id: str, case_ids: list[str], batch: int) -> set[str]:
+        found: set[str] = set()
+        with self.store.db.session() as s:
+            for start in range(0, len(case_ids), batch):
+                chunk = case_ids[start : start + batch]
+                query = select(Interaction.id).where(Interaction.tenant_id == tenant_id, Interaction.id.in_(chunk))
+                found.update(s.scalars(query))
+        return found
 
     # -- the periodic scan ------------------------------------------------------------------------------------
 

@@ -80,6 +80,7 @@ def create_server(
     def warm_up() -> None:
         if core.similar is not None:
             core.similar.encoder.embed([WARM_UP_TEXT])
+            core.forget_erased()  # customers erased while this service was down leave no vector behind
         if settings.channels:  # the scan pushes cards; without a channel it would have nowhere to send them
             threading.Thread(
                 target=scan_forever,

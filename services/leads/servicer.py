@@ -99,6 +99,12 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         ]
         return scoring_pb2.RecordPredictionsResponse(stored=self.core.record_predictions(request.tenant_id, items))
 
+    def EraseCustomer(
+        self, request: scoring_pb2.EraseCustomerRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.EraseCustomerResponse:
+        erased = self.core.erase_customer(request.tenant_id, request.customer_id, request.actor)
+        return scoring_pb2.EraseCustomerResponse(erased=erased.as_dict())
+
 
 class SuggestionServicer(suggestions_pb2_grpc.SuggestionServiceServicer):
     def __init__(self, core: LeadsCore) -> None:

@@ -311,11 +311,12 @@ class LeadStore:
         views = [(r.direction == OUTBOUND, _view(r, predictions.get(r.id, {}))) for r in reversed(rows)]
         return LeadHistory(lead, tuple(v for out, v in views if not out), outbound=tuple(v for out, v in views if out))
 
-    def messages(self, tenant_id: str, lead_id: str, *, limit: int = 200) -> list[tuple[str, str]]:
-        """``(interaction id, redacted text)`` of a lead's customer messages (for the similar-situation index)."""
+    def messages(self, tenant_id: str, lead_id: str, *, limit: int = 200) -> list[tuple[str, str, str]]:
+        """``(interaction id, customer id, redacted text)`` of a lead's customer messages (for the
+        similar-situation index)."""
         with self.db.session() as s:
             rows = s.execute(
-                select(Interaction.id, Interaction.redacted_text)
+                select(Interaction.id, Interaction.customer_id, Interaction.redacted_text)
                 .where(
                     Interaction.tenant_id == tenant_id,
                     Interaction.lead_id == lead_id,
@@ -324,7 +325,7 @@ class LeadStore:
                 .order_by(Interaction.occurred_at)
                 .limit(limit)
             ).all()
-        return [(i, t) for i, t in rows if t.strip()]
+        return [(i, c, t) for i, c, t in rows if t.strip()]
 
     def open_leads(self, *, limit: int = 1000) -> Iterator[tuple[str, str]]:
         """``(tenant, lead id)`` of leads with no won/lost outcome, most recently touched first (the scan)."""

@@ -2,15 +2,17 @@
 
 Embedded local mode by default (``SimilarSituations.local(path_or_":memory:", encoder)``: no server, data in a
 folder), a Qdrant server for scale (``SimilarSituations.remote(url, encoder)``). Every point carries the
-``tenant_id`` and the deal ``outcome`` (won / lost) in its payload; every search filters on the tenant, so one
-tenant never sees another's messages. Only redacted text is stored.
+``tenant_id``, the deal ``outcome`` (won / lost), the message's ``case_id`` (its interaction id) and, for points
+stored since erasure reached this index, the ``customer_id``; every search filters on the tenant, so one tenant
+never sees another's messages. Only redacted text is stored, and :meth:`SimilarSituations.forget` removes a
+customer's messages when the customer is erased.
 """
 
 from __future__ import annotations
 
 import uuid
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -38,6 +40,7 @@ class PastCase:
     outcome: Outcome
     lead_id: str = ""
     note: str = ""  # what the rep did next, e.g. "sent the ROI case study"
+    customer_id: str = ""  # whose message it is: erasing that customer forgets the point
 
 
 def _point_id(tenant_id: str, case_id: str) -> str:
@@ -69,7 +72,7 @@ class SimilarSituations:
             self.client.create_collection(self.collection, vectors_config=params)
             with warnings.catch_warnings():  # a server indexes these; embedded mode ignores the call, with a warning
                 warnings.simplefilter("ignore", UserWarning)
-                for key in ("tenant_id", "outcome"):
+                for key in ("tenant_id", "outcome", "case_id", "customer_id"):
                     self.client.create_payload_index(self.collection, key, models.PayloadSchemaType.KEYWORD)
         self._ready = True
 
@@ -114,6 +117,38 @@ class SimilarSituations:
         ).points
         return [_case(point.payload or {}, point.score) for point in found]
 
+    def forget(self, tenant_id: str, *, case_ids: Sequence[str] = (), customer_id: str = "") -> int:
+        """Delete ``tenant_id``'s points of these case ids or of this customer (erasure); the number deleted."""
+        who = []
+        if case_ids:
+            who.append(models.FieldCondition(key="case_id", match=models.MatchAny(any=list(case_ids))))
+        if customer_id:
+            who.append(models.FieldCondition(key="customer_id", match=models.MatchValue(value=customer_id)))
+        if not tenant_id or not who or not self.client.collection_exists(self.collection):
+            return 0
+        doomed = models.Filter(
+            must=[models.FieldCondition(key="tenant_id", match=models.MatchValue(value=tenant_id))], should=who
+        )
+        found = self.client.count(self.collection, count_filter=doomed, exact=True).count
+        if found:
+            self.client.delete(self.collection, points_selector=models.FilterSelector(filter=doomed), wait=True)
+        return found
+
+    def cases(self, *, batch: int = 512) -> Iterator[tuple[str, str]]:
+        """Every stored ``(tenant_id, case_id)`` (to find points whose message is gone)."""
+        if not self.client.collection_exists(self.collection):
+            return
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                self.collection, limit=batch, offset=offset, with_payload=["tenant_id", "case_id"]
+            )
+            for point in points:
+                payload = point.payload or {}
+                yield str(payload.get("tenant_id", "")), str(payload.get("case_id", ""))
+            if offset is None:
+                return
+
     def close(self) -> None:
         self.client.close()
 
@@ -126,6 +161,7 @@ def _payload(tenant_id: str, case: PastCase) -> dict[str, str]:
         "outcome": case.outcome,
         "lead_id": case.lead_id,
         "note": case.note,
+        "customer_id": case.customer_id,
     }
 
 

@@ -76,7 +76,11 @@ class Interaction(Base):
 
 
 class TenantKey(Base):
-    """A tenant's data key, wrapped (AES-GCM) by the master key. The highest active version encrypts."""
+    """A tenant's data key, wrapped (AES-GCM) by the master key. The highest active version encrypts.
+
+    Version 0 is not a data key: it holds the tenant's pseudonym secret, wrapped the same way, so rotating the
+    master key re-wraps it and never renumbers a conversation's pseudonyms.
+    """
 
     __tablename__ = "tenant_keys"
 
