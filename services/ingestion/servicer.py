@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from salesai.common.v1 import types_pb2
 from salesai.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.common.storage.models import Interaction
 from services.ingestion.core import IngestCommand, IngestionCore
 
@@ -27,8 +28,24 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
     def IngestBatch(
         self, request_iterator: Iterator[ingestion_pb2.IngestRequest], context: grpc.ServicerContext
     ) -> Iterator[ingestion_pb2.IngestResponse]:
-        for request in request_iterator:
-            yield self.Ingest(request, context)
+        """A refused message gets its error in its own reply and the stream goes on; a service failure
+        (e.g. ``Unavailable``) ends the stream, and the client resends from the first unanswered message."""
+        for index, request in enumerate(request_iterator):
+            try:
+                reply = self.Ingest(request, context)
+            except (InvalidArgument, NotFound, FailedPrecondition, PermissionDenied) as error:
+                yield ingestion_pb2.IngestResponse(
+                    index=index,
+                    error=ingestion_pb2.ItemError(
+                        code=error.grpc_code.name,
+                        reason=error.reason,
+                        message=error.message,
+                        field=error.field or "",
+                    ),
+                )
+                continue
+            reply.index = index
+            yield reply
 
     def Redact(
         self, request: ingestion_pb2.RedactRequest, context: grpc.ServicerContext

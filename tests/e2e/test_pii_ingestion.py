@@ -97,6 +97,27 @@ def test_ingest_batch_is_idempotent_on_tenant_and_external_id(stub, db: Database
         assert s.scalar(select(func.count()).select_from(RawText)) == 4
 
 
+def test_a_refused_message_in_a_batch_gets_its_own_error_and_the_stream_goes_on(stub, db: Database) -> None:
+    batch = [
+        _request("b-1", f"手机{PHONE}"),
+        ingestion_pb2.IngestRequest(tenant_id="acme", external_id="b-2", text=b"\xff\xfe broken utf-8"),
+        _request("b-3", "x" * 70_000),  # over the size limit
+        _request("b-4", "hello", direction="sideways"),
+        _request("b-5", "预算冻结了"),
+    ]
+    replies = list(stub.IngestBatch(iter(batch), timeout=30))
+    assert [r.index for r in replies] == [0, 1, 2, 3, 4]
+    assert [r.HasField("error") for r in replies] == [False, True, True, True, False]
+    assert replies[1].error.code == "INVALID_ARGUMENT" and "UTF-8" in replies[1].error.message
+    assert replies[2].error.reason == "payload_too_large"
+    assert replies[3].error.code == "INVALID_ARGUMENT" and "direction" in replies[3].error.message
+    assert all(PHONE not in r.error.message for r in replies)
+    assert replies[0].created and replies[4].created and replies[4].interaction.redacted_text == "预算冻结了"
+    with db.session() as s:
+        stored = s.scalars(select(Interaction.external_id).where(Interaction.external_id.like("b-%"))).all()
+    assert sorted(stored) == ["b-1", "b-5"]
+
+
 def test_pseudonyms_are_consistent_within_a_conversation(stub) -> None:
     other = "13011112222"
     conv_a = [
