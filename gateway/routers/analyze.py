@@ -56,15 +56,12 @@ def _view(interaction: InteractionPublic, predictions: list[PredictionPublic]) -
 
 
 def _stored_predictions(
-    tenant_id: str, interactions: list[InteractionPublic], classified: inference_pb2.ClassifyResponse
-) -> scoring_pb2.RecordPredictionsRequest:
-    return scoring_pb2.RecordPredictionsRequest(
-        tenant_id=tenant_id,
-        interactions=[
-            scoring_pb2.InteractionPredictions(interaction_id=i.id, predictions=list(row.predictions))
-            for i, row in zip(interactions, classified.results, strict=True)
-        ],
-    )
+    interactions: list[InteractionPublic], classified: inference_pb2.ClassifyResponse
+) -> list[scoring_pb2.InteractionPredictions]:
+    return [
+        scoring_pb2.InteractionPredictions(interaction_id=i.id, predictions=list(row.predictions))
+        for i, row in zip(interactions, classified.results, strict=True)
+    ]
 
 
 def _factor_pb(factor: LeadFactorIn) -> types_pb2.Factor:
@@ -136,8 +133,10 @@ async def analyze(
             (_view(i, p) for i, p in zip(interactions, predictions, strict=True)), key=lambda v: v.occurred_at
         )
         return _stateless(request, caller.tenant_id, body, current, views, reply)
-    await backends.scoring.RecordPredictions(_stored_predictions(caller.tenant_id, interactions, classified), **options)
-    suggested = await backends.suggestions.Suggest(_suggest_request(caller.tenant_id, body), **options)
+    # one call stores the predictions, rescores the lead and runs the playbook on the stored history
+    suggest = _suggest_request(caller.tenant_id, body)
+    suggest.record.extend(_stored_predictions(interactions, classified))
+    suggested = await backends.suggestions.Suggest(suggest, **options)
     reply.suggestions = suggestions_public(caller.tenant_id, suggested)
     reply.score_source = SOURCE_NAMES.get(suggested.score_source, "none")  # type: ignore[assignment]
     reply.score = ScorePublic.from_pb(suggested.score).model_dump(mode="json") if suggested.HasField("score") else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import grpc
 from salesai.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from salesai.suggestions.v1 import suggestions_pb2, suggestions_pb2_grpc
@@ -79,31 +81,37 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     def RecordPredictions(
         self, request: scoring_pb2.RecordPredictionsRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.RecordPredictionsResponse:
-        items = [
-            (
-                item.interaction_id,
-                [
-                    StoredPrediction(
-                        task=p.task,
-                        label=p.label,
-                        confidence=p.confidence,
-                        model_version=p.model_version,
-                        evidence=tuple(
-                            {"start": e.start, "end": e.end, "text": e.text, "weight": e.weight} for e in p.evidence
-                        ),
-                    )
-                    for p in item.predictions
-                ],
-            )
-            for item in request.interactions
-        ]
-        return scoring_pb2.RecordPredictionsResponse(stored=self.core.record_predictions(request.tenant_id, items))
+        stored = self.core.record_predictions(request.tenant_id, predictions_from_pb(request.interactions))
+        return scoring_pb2.RecordPredictionsResponse(stored=stored)
 
     def EraseCustomer(
         self, request: scoring_pb2.EraseCustomerRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.EraseCustomerResponse:
         erased = self.core.erase_customer(request.tenant_id, request.customer_id, request.actor)
         return scoring_pb2.EraseCustomerResponse(erased=erased.as_dict())
+
+
+def predictions_from_pb(
+    interactions: Iterable[scoring_pb2.InteractionPredictions],
+) -> list[tuple[str, list[StoredPrediction]]]:
+    return [
+        (
+            item.interaction_id,
+            [
+                StoredPrediction(
+                    task=p.task,
+                    label=p.label,
+                    confidence=p.confidence,
+                    model_version=p.model_version,
+                    evidence=tuple(
+                        {"start": e.start, "end": e.end, "text": e.text, "weight": e.weight} for e in p.evidence
+                    ),
+                )
+                for p in item.predictions
+            ],
+        )
+        for item in interactions
+    ]
 
 
 class SuggestionServicer(suggestions_pb2_grpc.SuggestionServiceServicer):
@@ -113,6 +121,8 @@ class SuggestionServicer(suggestions_pb2_grpc.SuggestionServiceServicer):
     def Suggest(
         self, request: suggestions_pb2.SuggestRequest, context: grpc.ServicerContext
     ) -> suggestions_pb2.SuggestResponse:
+        if request.record:
+            self.core.record_predictions(request.tenant_id, predictions_from_pb(request.record))
         result = self.core.suggest(
             request.tenant_id,
             request.lead_id,

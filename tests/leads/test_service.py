@@ -255,6 +255,23 @@ def test_suggest_on_stored_history_stores_suggestions_and_feedback(stubs, migrat
     assert other.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_suggest_stores_the_predictions_it_is_given_first(stubs, migrated_url: str) -> None:
+    """/v1/analyze's single call: the new message's predictions are stored, then the playbook sees them."""
+    _, suggestions = stubs
+    ids = _store_messages(migrated_url, "acme", "L-8", [FREEZE])
+    request = suggestions_pb2.SuggestRequest(tenant_id="acme", lead_id="L-8", limit=10)
+    request.record.extend(_predictions("acme", [(ids[0], "budget_freeze")]).interactions)
+    reply = suggestions.Suggest(request)
+    assert {"pause_quote_pushes", "alert_manager"} <= {s.action for s in reply.suggestions}
+    assert _count(migrated_url, InteractionPrediction) == 2  # intent and risk
+    unknown = suggestions_pb2.SuggestRequest(tenant_id="acme", lead_id="L-8")
+    unknown.record.extend(_predictions("acme", [("0" * 32, "budget_freeze")]).interactions)
+    with pytest.raises(grpc.RpcError) as err:
+        suggestions.Suggest(unknown)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert _count(migrated_url, InteractionPrediction) == 2
+
+
 def test_predictions_for_an_unknown_interaction_store_nothing(stubs, migrated_url: str) -> None:
     scoring, _ = stubs
     ids = _store_messages(migrated_url, "acme", "L-7", ["hello"])
