@@ -14,9 +14,11 @@ import uuid
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Literal, Protocol
 
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from services.common.errors import InvalidArgument
 from services.suggestions.domain import SimilarCase
@@ -69,7 +71,11 @@ class SimilarSituations:
             return
         if not self.client.collection_exists(self.collection):
             params = models.VectorParams(size=size, distance=models.Distance.COSINE)
-            self.client.create_collection(self.collection, vectors_config=params)
+            try:
+                self.client.create_collection(self.collection, vectors_config=params)
+            except UnexpectedResponse as err:  # a server shared by replicas: another one created it since we looked
+                if err.status_code != HTTPStatus.CONFLICT:
+                    raise
             with warnings.catch_warnings():  # a server indexes these; embedded mode ignores the call, with a warning
                 warnings.simplefilter("ignore", UserWarning)
                 for key in ("tenant_id", "outcome", "case_id", "customer_id"):

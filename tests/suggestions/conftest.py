@@ -1,4 +1,5 @@
-"""Fixtures: a fixed clock, an interaction factory, the default playbook and engine, a migrated database."""
+"""Fixtures: a fixed clock, an interaction factory, the default playbook and engine, a migrated database, a fake
+Qdrant server."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from services.common.storage import Database
 from services.suggestions import InteractionView, LeadContext, Prediction, Span, SuggestionEngine, load_playbook
 from services.suggestions.feedback import SuggestionStore
 from services.suggestions.playbook import Playbook
+
+from ..fakes.qdrant_server import FakeQdrant, serve
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -50,6 +53,16 @@ def interaction(
         language=language,
         predictions=tuple(predictions),
     )
+
+
+QDRANT_KEY = "test-qdrant-key"
+
+
+@pytest.fixture(scope="module")
+def fake_qdrant() -> Iterator[FakeQdrant]:
+    """A fake Qdrant server (a system we do not own) on an ephemeral port; it needs ``QDRANT_KEY``."""
+    with serve(api_key=QDRANT_KEY) as fake:
+        yield fake
 
 
 @pytest.fixture

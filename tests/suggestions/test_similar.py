@@ -1,4 +1,5 @@
-"""Similar past situations with real E5 embeddings in embedded Qdrant: closest won case first, tenants isolated."""
+"""Similar past situations with real E5 embeddings in embedded Qdrant and in a Qdrant server (the fake one of
+``tests/fakes``): closest won case first, tenants isolated."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import pytest
 
 from services.suggestions import LeadContext, SuggestionEngine, load_playbook
 from services.suggestions.similar import PastCase, SimilarSituations
+
+from .conftest import QDRANT_KEY
+
+pytestmark = pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection:UserWarning")
 
 ACME_CASES = [
     PastCase(
@@ -21,9 +26,12 @@ ACME_CASES = [
 GLOBEX_CASES = [PastCase("g-budget", "Our budget is frozen until next quarter.", "won", "G1")]
 
 
-@pytest.fixture(scope="module")
-def situations(encoder, tmp_path_factory) -> SimilarSituations:
-    store = SimilarSituations.local(str(tmp_path_factory.mktemp("qdrant")), encoder)
+@pytest.fixture(scope="module", params=["embedded", "server"])
+def situations(request: pytest.FixtureRequest, encoder, tmp_path_factory) -> SimilarSituations:
+    if request.param == "server":
+        store = SimilarSituations.remote(request.getfixturevalue("fake_qdrant").url, encoder, api_key=QDRANT_KEY)
+    else:
+        store = SimilarSituations.local(str(tmp_path_factory.mktemp("qdrant")), encoder)
     assert store.add("acme", ACME_CASES) == len(ACME_CASES)
     assert store.add("globex", GLOBEX_CASES) == 1
     yield store

@@ -1,0 +1,1 @@
+"""Hand-written fakes of systems we do not own, for tests only (see each module's docstring for its scope)."""
