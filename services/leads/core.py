@@ -17,7 +17,15 @@ from services.common.errors import InvalidArgument, NotFound
 from services.common.storage.models import AuditEvent, Interaction
 from services.leads.erasure import Erased, customer_interaction_ids, erase_customer_rows
 from services.leads.scorer import LeadScore, LiveScorer
-from services.leads.store import LeadHistory, LeadRecord, LeadStore, LeadUpsert, StoredPrediction, check_id
+from services.leads.store import (
+    CLOSED,
+    LeadHistory,
+    LeadRecord,
+    LeadStore,
+    LeadUpsert,
+    StoredPrediction,
+    check_id,
+)
 from services.suggestions.domain import LeadContext, ScoreFactor, Suggestion
 from services.suggestions.similar import PastCase, SimilarSituations
 from services.suggestions.triggers import LeadHistory as ScanItem
@@ -80,19 +88,27 @@ class LeadsCore:
         note: str = "",
         actor: str = "",
     ) -> tuple[LeadRecord, bool, int]:
-        """Record the outcome; a newly won or lost lead's messages join the similar-situation index."""
+        """Record the outcome; a newly won or lost lead's messages join the similar-situation index.
+
+        The messages are indexed *before* the outcome is saved: if the vector store refuses, nothing is saved
+        and the caller's retry does both (upserts are idempotent per message), whereas saving first would leave
+        a recorded outcome whose messages a retry (``created`` false) never indexes.
+        """
         check_id(lead_id, "lead_id")
-        lead, created = self.store.record_outcome(
-            tenant_id, lead_id, outcome, occurred_at=occurred_at, note=note, actor=actor
-        )
         indexed = 0
-        if created and outcome in ("won", "lost") and self.similar is not None:
+        known = self.store.find(tenant_id, lead_id)
+        recorded = {o.outcome for o in known.outcomes} if known is not None else set()
+        new_close = outcome in CLOSED and outcome not in recorded and not (recorded & CLOSED)
+        if new_close and self.similar is not None:
             cases = [
                 PastCase(case_id=i, text=t, outcome=outcome, lead_id=lead_id, customer_id=c)  # type: ignore[arg-type]
                 for i, c, t in self.store.messages(tenant_id, lead_id)
             ]
             indexed = self.similar.add(tenant_id, cases)
-        return lead, created, indexed
+        lead, created = self.store.record_outcome(
+            tenant_id, lead_id, outcome, occurred_at=occurred_at, note=note, actor=actor
+        )
+        return lead, created, indexed if created else 0
 
     # -- scoring and suggestions ------------------------------------------------------------------------------
 
