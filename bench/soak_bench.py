@@ -32,18 +32,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def suite_rss(gateway_port: int) -> dict[str, float]:
-    """RSS (MiB) of every salesai process (found by its module name on the command line)."""
+def suite_rss() -> dict[str, float]:
+    """RSS (MiB) of each process of this benchmark's own suite: its child processes, told apart by module name.
+
+    Only children: another salesai process on the machine (a test run, a second suite) must not be sampled in
+    place of ours.
+    """
     out = {}
-    for process in psutil.process_iter(["cmdline", "memory_info"]):
-        cmd = " ".join(process.info["cmdline"] or [])
+    for process in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(process.cmdline())
+            rss = process.memory_info().rss
+        except psutil.Error:  # exited between the listing and the read
+            continue
         for name, module in (
             ("gateway", "-m gateway"),
             ("ingestion", "services.ingestion"),
             ("inference", "services.inference"),
+            ("leads", "services.leads"),
+            ("training", "services.training"),
         ):
             if module in cmd:
-                out[name] = round(process.info["memory_info"].rss / 2**20, 1)
+                out[name] = round(rss / 2**20, 1)
     return out
 
 
@@ -52,13 +62,12 @@ async def soak(url: str, token: str, texts: list[str], minutes: float, rate: flo
     results: list[tuple[float, float, int]] = []  # (start offset s, latency ms, status)
     started = time.perf_counter()
     end = started + minutes * 60
-    port = int(url.rsplit(":", 1)[1])
     rss_per_minute: list[dict[str, float]] = []
 
     async def sample_rss() -> None:  # a trend, not two points: a plateau is warm-up, a steady slope is a leak
         while time.perf_counter() < end:
             await asyncio.sleep(min(60.0, max(0.0, end - time.perf_counter())))
-            rss_per_minute.append(suite_rss(port))
+            rss_per_minute.append(suite_rss())
 
     sampler = asyncio.create_task(sample_rss())
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as client:
@@ -111,11 +120,10 @@ def main() -> None:
     args = parser.parse_args()
     texts = [e.text for e in read_examples(DATA_DIR / "intent.jsonl")]
     with running_suite({"crm": Role.CRM_BACKEND}) as (url, tokens):
-        port = int(url.rsplit(":", 1)[1])
         asyncio.run(soak(url, tokens["crm"], texts, 1.0, args.rate))  # warm-up: lazy models, caches (not reported)
-        before = suite_rss(port)
+        before = suite_rss()
         result = asyncio.run(soak(url, tokens["crm"], texts, args.minutes, args.rate))
-        after = suite_rss(port)
+        after = suite_rss()
     result["rss_mb_start"] = before
     result["rss_mb_end"] = after
     result["rss_growth_pct"] = {k: round(100 * (after[k] - before[k]) / before[k], 2) for k in before if k in after}

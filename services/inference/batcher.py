@@ -3,6 +3,11 @@ pass. One worker thread owns the model (torch uses its own threads inside the pa
 
 Requests carry a priority: live traffic (``LIVE``) always goes before background work (``BACKGROUND``: shadow
 comparisons, evaluations of a candidate version), so a swap in progress does not queue live calls behind it.
+
+Housekeeping that must not delay a request (giving free heap memory back to the OS) runs through ``on_idle``:
+on the worker thread, once the queue has stayed empty for ``idle_after_ms`` after some work, at most once every
+``idle_interval_s`` — so it never runs while a request waits, and a request that arrives during it waits at
+most that one call.
 """
 
 from __future__ import annotations
@@ -37,10 +42,24 @@ class _Request:
 
 
 class MicroBatcher:
-    def __init__(self, run: RunFn, *, max_batch_size: int = 32, max_wait_ms: float = 2.0) -> None:
+    def __init__(
+        self,
+        run: RunFn,
+        *,
+        max_batch_size: int = 32,
+        max_wait_ms: float = 2.0,
+        on_idle: Callable[[], object] | None = None,
+        idle_after_ms: float = 50.0,
+        idle_interval_s: float = 1.0,
+    ) -> None:
         self._run = run
         self._max_batch = max_batch_size
         self._max_wait = max_wait_ms / 1000.0
+        self._on_idle = on_idle
+        self._idle_after = idle_after_ms / 1000.0
+        self._idle_interval = idle_interval_s
+        self._worked = False  # a pass ran since on_idle last did
+        self._last_idle = float("-inf")
         self._queue: queue.PriorityQueue[_Request] = queue.PriorityQueue()
         self._sequence = itertools.count()
         self._closed = False
@@ -48,6 +67,7 @@ class MicroBatcher:
         self._thread.start()
         self.batches = 0
         self.batched_texts = 0
+        self.idle_runs = 0
 
     def submit(
         self, key: Hashable, texts: Sequence[str], priority: int = LIVE, payload: Any = None
@@ -76,7 +96,7 @@ class MicroBatcher:
 
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()  # the most urgent request waiting
+            first = self._next()  # the most urgent request waiting
             if first.priority == STOP:
                 break
             group, skipped = [first], []
@@ -110,7 +130,26 @@ class MicroBatcher:
             if request.priority != STOP:
                 request.future.set_exception(Unavailable("the inference service is shutting down"))
 
+    def _next(self) -> _Request:
+        """The next request; if none comes within ``idle_after_ms`` of the last pass, run ``on_idle`` meanwhile."""
+        if self._on_idle is None or not self._worked:
+            return self._queue.get()
+        wait = max(self._idle_after, self._last_idle + self._idle_interval - time.monotonic())
+        try:
+            return self._queue.get(timeout=wait)
+        except queue.Empty:
+            pass
+        self._worked = False
+        self._last_idle = time.monotonic()
+        try:
+            self._on_idle()
+        except Exception:  # housekeeping must never stop the worker
+            log.exception("idle housekeeping failed")
+        self.idle_runs += 1
+        return self._queue.get()
+
     def _execute(self, group: list[_Request]) -> None:
+        self._worked = True
         try:
             results = self._run(group[0].key, [(r.payload, r.texts) for r in group])
         except BaseException as error:  # every caller must hear about it

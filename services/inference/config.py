@@ -28,6 +28,20 @@ class InferenceSettings(GrpcServiceSettings):
     evaluation_chunk: int = Field(
         8, ge=1, le=256, description="Texts per micro-batch when a version is evaluated beside live traffic."
     )
+    trim_idle_ms: float = Field(
+        50.0,
+        ge=0,
+        description="After this long with nothing queued, the batcher gives free heap pages back to the OS "
+        "(glibc malloc_trim), at most once per trim_interval_s. 0 = never.",
+    )
+    trim_interval_s: float = Field(1.0, ge=0, description="Least time between two heap trims.")
+    kernel_cache_capacity: int | None = Field(
+        64,
+        ge=1,
+        description="Input shapes oneDNN keeps compiled kernels for (LRU_CACHE_CAPACITY; bfloat16/int8 on CPU). "
+        "Each message length is a new shape, so the library's 1024 grows memory by hundreds of MB. "
+        "None: the library's default. An LRU_CACHE_CAPACITY already in the environment wins.",
+    )
     install_pretrained: bool = Field(
         True, description="Register the shipped intent/risk adapters on start when a task has no version."
     )

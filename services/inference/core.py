@@ -34,6 +34,7 @@ from models.artifacts import TaskModel, load_task_model
 from models.encoder import BaseEncoder
 from models.registry import ModelRegistry, VersionInfo
 from models.runtime import Prediction, classify_many
+from services.common import memory
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError
 from services.common.storage import Database, upgrade
 from services.common.storage.models import AuditEvent, ModelRoute
@@ -156,7 +157,12 @@ class InferenceCore:
         self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="shadow")
         self._shadow_pending = 0
         self.batcher = MicroBatcher(
-            self._run, max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_batch_wait_ms
+            self._run,
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_batch_wait_ms,
+            on_idle=memory.trim if settings.trim_idle_ms else None,  # free heap pages back to the OS
+            idle_after_ms=settings.trim_idle_ms,
+            idle_interval_s=settings.trim_interval_s,
         )
         saved = self._saved_routes()  # read before activation rewrites them
         for info in self.registry.versions():
