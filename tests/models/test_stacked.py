@@ -81,12 +81,15 @@ def test_the_cache_keeps_one_stack_per_group_and_never_confuses_an_unloaded_mode
 
     gone = copy.deepcopy(small)
     held = cache.get([gone], [gone.layers])
-    key = id(gone)
+    refs = cache._entries[(id(gone),)][0]
     del gone
     gc.collect()
-    newcomer = copy.deepcopy(small)  # may or may not reuse the id; either way it must get its own stack
-    if id(newcomer) == key:
-        assert cache.get([newcomer], [newcomer.layers]) is not held
+    # an unloaded model's id may be reused by the next one: stage exactly that, an entry under the newcomer's id
+    # whose weak references are dead — the newcomer must get its own stack, never the unloaded model's
+    newcomer = copy.deepcopy(small)
+    cache._entries[(id(newcomer),)] = (refs, held)
+    assert refs[0]() is None
+    assert cache.get([newcomer], [newcomer.layers]) is not held
 
 
 def test_other_architectures_run_their_own_modules(encoder, tasks):
