@@ -15,13 +15,22 @@ FROM ${PYTHON_IMAGE} AS builder
 ARG TORCH_VERSION=2.13.0
 # CPU wheels by default; a CUDA build passes --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# Offline or mirrored builds: a pip --find-links location (a URL, or a path inside the build) that holds the torch
+# wheel. When set, torch comes from there and only its dependencies from the default index (PyPI); TORCH_INDEX_URL
+# is not used. infra/docker/build_local.sh serves a local wheel folder this way (README: "Building offline").
+ARG TORCH_FIND_LINKS=
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv \
  && pip install --upgrade "pip>=24" setuptools wheel \
- && pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
+ && if [ -n "${TORCH_FIND_LINKS}" ]; then \
+      pip install --no-index --find-links "${TORCH_FIND_LINKS}" --no-deps "torch==${TORCH_VERSION}" \
+      && pip install "torch==${TORCH_VERSION}"; \
+    else \
+      pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; \
+    fi
 WORKDIR /app
 # Dependencies before the source, so a source change does not reinstall them (torch is already satisfied).
 COPY pyproject.toml README.md ./
