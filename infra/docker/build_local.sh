@@ -18,6 +18,8 @@
 # checkout. Environment:
 #   BUILD_LOCAL_DIR     podman storage, configuration, the Debian root file system, logs (/var/tmp/salesai-build)
 #   BUILD_LOCAL_REF     build from this git ref (`git archive`) instead of the working tree, e.g. HEAD
+#   BUILD_LOCAL_EXTRA_CA_DIR  *.crt the local base image trusts: a TLS-intercepting egress proxy's CA
+#                         (/usr/local/share/ca-certificates, the host's own extra certificates)
 #   BUILD_LOCAL_TORCH_WHEELS  folder holding torch-<TORCH_VERSION>*.whl, served to the build (/opt/wheels);
 #                         empty: torch from TORCH_INDEX_URL, the Dockerfiles' default
 #   BUILD_LOCAL_WHEELS_PORT   127.0.0.1 port of that wheel server (18765; fixed, so the layer cache stays valid)
@@ -100,10 +102,19 @@ cmd_base() {
     tar --numeric-owner -C "$rootfs" -c . | podman import --change 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
     rm -rf "$rootfs"
   fi
+  # the context: the Containerfile and the egress proxy's CA certificates, if the host trusts extra ones
+  local context=$WORK/base-context ca_dir=${BUILD_LOCAL_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}
+  rm -rf "$context" && mkdir -p "$context/extra-ca"
+  cp "$ROOT/infra/docker/local/python-3.11-slim-bookworm.Containerfile" "$context/Containerfile"
+  if compgen -G "$ca_dir/*.crt" >/dev/null; then
+    cp "$ca_dir"/*.crt "$context/extra-ca/"
+    log "the base image trusts the extra CA certificates in $ca_dir: $(cd "$ca_dir" && echo *.crt)"
+  fi
   log "building $PYTHON_IMAGE"
   "${NICE[@]}" podman build --network host --format docker --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
-    -f "$ROOT/infra/docker/local/python-3.11-slim-bookworm.Containerfile" -t "$PYTHON_IMAGE" \
-    "$ROOT/infra/docker/local" >"$WORK/base.log" 2>&1 || die "base image build failed: $WORK/base.log"
+    -f "$context/Containerfile" -t "$PYTHON_IMAGE" "$context" >"$WORK/base.log" 2>&1 \
+    || die "base image build failed: $WORK/base.log"
+  rm -rf "$context"
   podman run --rm --network host "$PYTHON_IMAGE" python -c 'import sys; print("base image:", sys.version.split()[0])'
 }
 
