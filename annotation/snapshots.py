@@ -4,7 +4,8 @@ Label of an item: the reviewer's resolution, else the gold answer, else the unan
 non-skipped annotations (at least ``min_annotations`` of them); a tie at the top is left out and counted as
 ``excluded``. A snapshot stores its rows; the JSONL export is exactly the bytes its ``sha256`` covers, in the
 format ``salesai train`` reads (``training/data.py``): ``text``, ``label`` (single), ``labels`` (multi) or
-``spans`` (span), ``split``, ``lang``, plus ``item_id`` for traceability.
+``spans`` (span), ``split``, ``lang``, plus ``item_id`` for traceability and, for an item loaded from a stored
+message, its ``interaction_id`` (what lets erasing the customer find the row in training files later).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def _row(kind: str, item: AnnotationItem, answer: Answer) -> dict[str, Any]:
         row["spans"] = [{"start": s, "end": e, "label": label} for s, e, label in answer.spans]
     row["lang"] = item.lang
     row["item_id"] = item.id
+    if item.interaction_id:
+        row["interaction_id"] = item.interaction_id
     return row
 
 

@@ -1,4 +1,10 @@
-"""Training data: JSON lines with ``text`` and ``label`` (optional ``split``, ``lang``), checked line by line."""
+"""Training data: JSON lines with ``text`` and ``label`` (optional ``split``, ``lang``), checked line by line.
+
+A row may also name where it came from: ``item_id`` (a workbench item: snapshot rows carry it) and
+``interaction_id`` (the stored message the item was loaded from). They travel with the example into the files a
+version keeps (its test split, the worst errors of its report), so erasing a customer can find their rows
+(:mod:`training.jobs.erasure`); they play no part in training, splitting or :func:`data_hash`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,15 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from services.common.errors import InvalidArgument
 
 SPLITS = ("train", "dev", "test")
 MAX_TEXT_CHARS = 20_000
+#: optional fields that trace a row back to its source (kept when present, written only when set)
+SOURCE_FIELDS = ("item_id", "interaction_id")
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,13 @@ class Example:
     label: str
     split: str = ""
     lang: str = ""
+    item_id: str = ""
+    interaction_id: str = ""
+
+    @property
+    def source(self) -> dict[str, str]:
+        """The ids this example was traced back to (only those that are set)."""
+        return {name: value for name in SOURCE_FIELDS if (value := getattr(self, name))}
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -55,13 +70,17 @@ def read_examples(path: Path) -> list[Example]:
             elif split not in ("", *SPLITS):
                 problems.append(f'line {number}: "split" must be one of {", ".join(SPLITS)}')
             else:
-                examples.append(Example(text, label.strip(), split, str(record.get("lang", ""))))
+                examples.append(Example(text, label.strip(), split, str(record.get("lang", "")), **_source(record)))
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise InvalidArgument(f"{path.name}: {len(problems)} bad line(s): {shown}", field="data")
     if not examples:
         raise InvalidArgument(f"{path.name} holds no examples", field="data")
     return examples
+
+
+def _source(record: dict[str, object]) -> dict[str, str]:
+    return {name: value for name in SOURCE_FIELDS if isinstance(value := record.get(name), str) and value}
 
 
 def _rank(text: str, seed: int) -> str:
@@ -86,8 +105,7 @@ def assign_splits(
         n_dev = round(n * dev) if n >= 5 else 0
         for position, index in enumerate(indices):
             split = "test" if position < n_test else "dev" if position < n_test + n_dev else "train"
-            e = examples[index]
-            out[index] = Example(e.text, e.label, split, e.lang)
+            out[index] = replace(examples[index], split=split)
     return out
 
 
@@ -112,5 +130,6 @@ def write_examples(path: Path, examples: Iterable[Example]) -> None:
         record = {"text": e.text, "label": e.label, "split": e.split}
         if e.lang:
             record["lang"] = e.lang
+        record.update(e.source)
         lines.append(json.dumps(record, ensure_ascii=False))
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

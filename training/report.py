@@ -57,6 +57,7 @@ def evaluate(
                 "label": examples[i].label,
                 "predicted": spec.labels[int(predicted[i])],
                 "confidence": float(probabilities[i].max()),
+                **examples[i].source,  # which row it is, so erasure can find it
             }
             for i in worst
             if predicted[i] != labels[i]
