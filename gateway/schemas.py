@@ -130,12 +130,15 @@ class ErasePublic(BaseModel):
         default_factory=dict,
         description="What the leads service removed, by kind: vectors (similar-situation index), predictions, "
         "suggestions, suggestion_feedback, suggestion_deliveries, suggestions_amended (other leads' evidence that "
-        "quoted the customer), leads_anonymised, customers.",
+        "quoted the customer), leads_anonymised, customers; and what the training service cut out of its files: "
+        "dataset_rows (datasets staged by training jobs), test_split_rows (model versions' test splits), "
+        "report_errors (worst errors quoted by evaluation reports), training_files (files rewritten).",
     )
     pending: list[str] = Field(
         default_factory=list,
         description="Stores not reached now: 'similar_index' when the leads service was unreachable (its database "
-        "rows were erased anyway; it forgets the vectors of erased messages when it next starts).",
+        "rows were erased anyway; it forgets the vectors of erased messages when it next starts), "
+        "'training_files' when the training service was (it cuts the rows of erased messages when it next starts).",
     )
 
 

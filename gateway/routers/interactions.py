@@ -9,6 +9,7 @@ import grpc
 from fastapi import APIRouter, Path, status
 from salesai.ingestion.v1 import ingestion_pb2
 from salesai.scoring.v1 import scoring_pb2
+from salesai.training.v1 import jobs_pb2
 
 from gateway.auth import Caller
 from gateway.backends import Backends
@@ -104,7 +105,8 @@ async def export_customer(
 async def erase_customer(
     caller: CrmCaller, backends: BackendsDep, rid: RequestId, customer_id: CustomerId
 ) -> ErasePublic:
-    # the leads service first: it finds the customer's vectors through the interactions ingestion then deletes
+    # the leads and training services first: they find the customer's vectors and training-file rows through the
+    # interactions (and workbench items) that ingestion then deletes
     derived, pending = await _erase_derived(backends, caller, customer_id, rid)
     request = ingestion_pb2.EraseCustomerRequest(
         tenant_id=caller.tenant_id, customer_id=customer_id, actor=caller.key_id
@@ -121,12 +123,22 @@ async def erase_customer(
 async def _erase_derived(
     backends: Backends, caller: Caller, customer_id: str, rid: str
 ) -> tuple[dict[str, int], list[str]]:
-    request = scoring_pb2.EraseCustomerRequest(tenant_id=caller.tenant_id, customer_id=customer_id, actor=caller.key_id)
-    try:
-        reply = await backends.scoring.EraseCustomer(request, **backends.call_options(rid))
-    except grpc.aio.AioRpcError as err:
-        if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNIMPLEMENTED):
-            raise
-        log.warning("erasure: the leads service is unreachable; its vectors are forgotten when it next starts")
-        return {}, ["similar_index"]
-    return dict(reply.erased), []
+    """Each service's part of the erasure; one that is unreachable is named in ``pending`` (it catches up on start)."""
+    ids = {"tenant_id": caller.tenant_id, "customer_id": customer_id, "actor": caller.key_id}
+    parts = (  # (store, service, call, request, slow: the training service reads and rewrites files)
+        ("similar_index", "leads", backends.scoring.EraseCustomer, scoring_pb2.EraseCustomerRequest(**ids), False),
+        ("training_files", "training", backends.training.EraseCustomer, jobs_pb2.EraseCustomerRequest(**ids), True),
+    )
+    derived: dict[str, int] = {}
+    pending: list[str] = []
+    for store, service, erase, request, slow in parts:
+        try:
+            reply = await erase(request, **backends.call_options(rid, slow=slow))
+        except grpc.aio.AioRpcError as err:
+            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNIMPLEMENTED):
+                raise
+            log.warning("erasure: the %s service is unreachable; it catches up when it next starts", service)
+            pending.append(store)
+            continue
+        derived.update(reply.erased)
+    return derived, pending

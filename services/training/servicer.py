@@ -153,3 +153,9 @@ class TrainingJobsServicer(jobs_pb2_grpc.TrainingJobsServicer):
 
     def GetJobReport(self, request: jobs_pb2.GetJobReportRequest, context: grpc.ServicerContext) -> jobs_pb2.JobReport:
         return jobs_pb2.JobReport(job_id=request.job_id, html=self.runner.report(request.tenant_id, request.job_id))
+
+    def EraseCustomer(
+        self, request: jobs_pb2.EraseCustomerRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.EraseCustomerResponse:
+        amended = self.runner.erase_customer(request.tenant_id, request.customer_id, request.actor)
+        return jobs_pb2.EraseCustomerResponse(erased=amended.as_dict())

@@ -3,8 +3,9 @@
 database (every table, every column), not in any log line, not in the metrics output, not in exports. Reveal
 returns the original only to the admin role and leaves an audit row; erasing the customer removes their raw,
 master and derived records (workbench items, predictions, pseudonym state) so that no trace of the text is left.
-No leads service runs here, so the reply reports the similar index as pending; ``tests/leads/test_erasure.py``
-covers vectors, suggestions, snapshots and leads with every service running.
+No leads or training service runs here, so the reply reports the similar index and the training files as pending;
+``tests/leads/test_erasure.py`` covers vectors, suggestions, snapshots, leads and training files with every service
+running.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def client(migrated_url: str, secrets_env: dict[str, str], redactor: Redactor) -
         ingestion_url=f"127.0.0.1:{ingestion.port}",
         inference_url="127.0.0.1:1",  # not running: workbench pre-annotation degrades
         leads_url="127.0.0.1:1",  # not running: erasure reports the similar index as pending (tests/leads covers it)
+        training_url="127.0.0.1:1",  # nor this: the training files are pending too
         deadline_seconds=10,
         key_cache_seconds=0,
         rate_limit="",
@@ -229,7 +231,7 @@ def test_planted_pii_appears_nowhere_and_erasure_removes_every_trace(
         "customer_id": CUSTOMER,
         "interactions_erased": 3,
         "derived_erased": {},
-        "pending": ["similar_index"],
+        "pending": ["similar_index", "training_files"],
     }
     assert client.get(f"/v1/customers/{CUSTOMER}/export", headers=crm).json()["interactions"] == []
     assert client.get(f"/v1/interactions/{stored[0]['id']}", headers=crm).status_code == 404

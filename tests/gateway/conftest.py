@@ -38,6 +38,7 @@ def gateway_settings(migrated_url: str, ingestion: GrpcServer) -> GatewaySetting
         database_url=migrated_url,
         ingestion_url=f"127.0.0.1:{ingestion.port}",
         leads_url="127.0.0.1:1",  # no leads service in these tests (never whatever listens on the default port)
+        training_url="127.0.0.1:1",  # nor a training service
         max_body_bytes=4096,
         deadline_seconds=5,
         key_cache_seconds=0,

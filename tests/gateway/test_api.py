@@ -136,12 +136,13 @@ def test_export_and_erase_a_customer(client: TestClient, tokens: dict[str, str],
     assert [i["external_id"] for i in exported["interactions"]] == ["m-1", "m-2"]
     assert client.get("/v1/customers/c-9/export", headers=auth(tokens["globex_crm"])).json()["interactions"] == []
     erased = client.delete("/v1/customers/c-9", headers=auth(crm))
-    # no leads service runs here: the database rows still go, and the reply says the vectors are pending
+    # no leads or training service runs here: the database rows still go, and the reply says the vectors and the
+    # training files are pending
     assert erased.json() == {
         "customer_id": "c-9",
         "interactions_erased": 2,
         "derived_erased": {},
-        "pending": ["similar_index"],
+        "pending": ["similar_index", "training_files"],
     }
     assert client.get("/v1/customers/c-9/export", headers=auth(crm)).json()["interactions"] == []
     db = Database(migrated_url)

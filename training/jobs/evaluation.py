@@ -1,7 +1,9 @@
 """The job's evaluation: the serving version scored on the job's own test split, and the HTML report.
 
 The report is one self-contained page (plots inlined as base64 PNG): confusion matrix, per-class F1 beside the
-serving version's, calibration, and the worst errors. Text shown is training data, HTML-escaped.
+serving version's, calibration, and the worst errors. Text shown is training data, HTML-escaped. It is rendered
+from what the job folder keeps (``summary.json``, ``serving.json`` and the version's ``report/metrics.json``), so
+that erasing a customer can render it again once their rows are cut out (:mod:`training.jobs.erasure`).
 """
 
 from __future__ import annotations
@@ -9,19 +11,24 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.artifacts import ModelArtifact, load_task_model
+from models.artifacts import ModelArtifact, load_task_model, read_artifact
 from models.encoder import BaseEncoder
 from models.registry import ModelRegistry
 from models.runtime import classify
 from models.tasks import TaskSpec
 from training.data import Example
 from training.report import evaluate
+
+SUMMARY = "summary.json"  # the job's id, gate and reproducibility record, as the report shows them
+SERVING = "serving.json"  # ServingComparison.to_dict()
+REPORT_PAGE = "report.html"
 
 
 @dataclass
@@ -38,6 +45,13 @@ class ServingComparison:
         per_class = {k: v["f1"] for k, v in self.report.get("per_class", {}).items()}
         return {"version": self.version, "tenant_id": self.tenant_id, "metrics": self.metrics,
                 "per_class_f1": per_class, "detail": self.detail}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServingComparison:
+        """What :meth:`to_dict` kept: enough to render the report again."""
+        per_class = {k: {"f1": v} for k, v in data.get("per_class_f1", {}).items()}
+        return cls(data.get("version", ""), data.get("tenant_id", ""), data.get("metrics", {}),
+                   {"per_class": per_class} if per_class else {}, data.get("detail", ""))  # fmt: skip
 
 
 def compare_with_serving(
@@ -104,6 +118,17 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def write_job_report(folder: Path) -> None:
+    """Render ``report.html`` of the job folder from its ``summary.json``, ``serving.json`` and version report."""
+    artifact = read_artifact(folder / "version")
+    report = json.loads((artifact.path / "report" / "metrics.json").read_text(encoding="utf-8"))
+    summary = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
+    serving = ServingComparison.from_dict(json.loads((folder / SERVING).read_text(encoding="utf-8")))
+    partial = folder / f".{REPORT_PAGE}.partial"
+    partial.write_text(render_report(summary, artifact, report, serving), encoding="utf-8")
+    partial.replace(folder / REPORT_PAGE)  # a reader sees the old page or the new one, never half of one
+
+
 def render_report(
     job: dict[str, Any], artifact: ModelArtifact, report: dict[str, Any], serving: ServingComparison
 ) -> str:
@@ -121,6 +146,13 @@ def render_report(
     worst = [[e["label"], e["predicted"], e["confidence"], e["text"]] for e in report.get("worst_errors", [])]
     repro = [[k, v] for k, v in job["reproducibility"].items()]
     gate = job.get("gate", {})
+    erased = int(report.get("erased_after_evaluation", 0))
+    erased_note = (
+        f"<p><b>{erased} test rows were erased after this evaluation</b> (a customer's data was erased); the "
+        "figures were measured with them.</p>"
+        if erased
+        else ""
+    )
     figure = f'<img alt="per-class F1" src="data:image/png;base64,{_per_class_plot(labels, ours, theirs)}">'
     title = f"{artifact.task.name} — training job {job['id']}"
     return f"""<!doctype html>
@@ -130,6 +162,7 @@ table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}}img{{max-width:100%}}</style></head>
 <body><h1>{html.escape(title)}</h1>
 <p>Gate: <b>{"passed" if gate.get("passed") else "not passed"}</b> — {html.escape(str(gate.get("detail", "")))}</p>
+{erased_note}
 <h2>This job vs the serving version ({html.escape(serving_name)})</h2>
 <p>{html.escape(serving.detail)}</p>
 {_table(["metric (test)", "this job", f"serving {serving_name}"], summary)}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from services.common.storage import Database, upgrade
 from services.common.storage.models import TrainingJob, TrainingJobEvent
 from services.training.config import TrainingSettings
 from training.data import read_examples
+from training.jobs import erasure
 from training.jobs.repro import code_version
 from training.jobs.scheduler import Scheduler
 from training.jobs.spec import (
@@ -25,6 +28,7 @@ from training.jobs.spec import (
 from training.jobs.store import JobStore
 
 PAGE = 500
+log = logging.getLogger("salesai.training")
 
 
 class JobRunner:
@@ -34,8 +38,11 @@ class JobRunner:
         self.db = Database(settings.resolved_database_url)
         self.store = JobStore(self.db)
         self.scheduler = Scheduler(self.store, settings)
+        self.files = erasure.TrainingFiles(settings.resolved_jobs_dir, settings.models.resolved_registry_dir)
+        self._erasing = threading.Lock()  # one erasure at a time rewrites the files
 
     def start(self) -> None:
+        self.forget_erased()  # customers erased while this service was down leave no row behind
         self.scheduler.start()
 
     def close(self) -> None:
@@ -94,6 +101,20 @@ class JobRunner:
                 return
             if not events:
                 time.sleep(0.25)
+
+    def erase_customer(self, tenant_id: str, customer_id: str, actor: str = "") -> erasure.Amended:
+        """Cut the customer's rows out of the job folders and the registry's versions (audited). Call it before
+        the ingestion service erases the interactions: their ids and their workbench items' ids find the rows."""
+        with self._erasing:
+            return erasure.erase_customer(self.db, self.files, tenant_id, customer_id, actor)
+
+    def forget_erased(self) -> erasure.Amended:
+        """Cut the rows whose message or workbench item is no longer stored; run at start-up."""
+        with self._erasing:
+            amended = erasure.forget_erased(self.db, self.files.job_folders(), self.files.version_folders())
+        if amended.training_files:
+            log.info("erasure: rows of erased customers cut from training files", extra=amended.as_dict())
+        return amended
 
     def report(self, tenant_id: str, job_id: str) -> str:
         job = self.store.get(job_id, tenant_id)

@@ -30,7 +30,8 @@ from services.common.storage.models import TrainingJob
 from services.training.config import WORKER_SETTINGS_ENV, TrainingSettings
 from training.data import Example, assign_splits, by_split, read_examples
 from training.jobs.deploy import decide, deploy
-from training.jobs.evaluation import compare_with_serving, render_report
+from training.jobs.erasure import forget_erased
+from training.jobs.evaluation import SERVING, SUMMARY, compare_with_serving, write_job_report
 from training.jobs.repro import file_sha256
 from training.jobs.spec import snapshot_exporter
 from training.jobs.store import JobStore, now
@@ -152,11 +153,12 @@ class JobRun:
 
     def finish(self, encoder: BaseEncoder, spec: TaskSpec, artifact: ModelArtifact, examples: list[Example]) -> None:
         started = time.perf_counter()
+        # a customer erased while this job trained: their rows leave the version before it is reported or registered
+        forget_erased(self.store.db, [self.folder], [])
         registry = ModelRegistry(self.store.db, self.settings.models.resolved_registry_dir)
         test = by_split(examples)["test"]
         serving = compare_with_serving(encoder, registry, spec, self.job.tenant_id, test)
         gate = decide(float(artifact.metrics.get("macro_f1", 0.0)), serving, self.settings.promotion_margin)
-        report = json.loads((artifact.path / "report" / "metrics.json").read_text(encoding="utf-8"))
         job = self.store.get(self.job.id)
         summary = {
             "id": job.id,
@@ -170,8 +172,9 @@ class JobRun:
                 "device": job.device,
             },
         }
-        (self.folder / "report.html").write_text(render_report(summary, artifact, report, serving), encoding="utf-8")
-        (self.folder / "serving.json").write_text(json.dumps(serving.to_dict(), indent=2), encoding="utf-8")
+        (self.folder / SUMMARY).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        (self.folder / SERVING).write_text(json.dumps(serving.to_dict(), indent=2), encoding="utf-8")
+        write_job_report(self.folder)
         self.timed("evaluate", started)
         self.say(gate.detail)
         metrics = {k: v for k, v in artifact.metrics.items() if isinstance(v, int | float)}
