@@ -84,6 +84,20 @@ class Batch:
         return [values[a : a + n] for a, n in zip(self.starts, self.lengths, strict=True)]
 
 
+class SentenceEmbedder(nn.Module):
+    """The frozen upper layers as one more member of a classification pass.
+
+    Beside the tasks' own upper layers it turns the same shared states into each text's sentence embedding
+    (E5's mean pooling, L2-normalised) — exactly :meth:`BaseEncoder.embed` with no instruction prefix — so a
+    message is embedded for the similar-case search without a second pass over its shared layers.
+    """
+
+    def __init__(self, layers: Sequence[nn.Module], model_id: str) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)  # the encoder's own modules, not copies
+        self.model_id = model_id
+
+
 class BaseEncoder:
     def __init__(
         self,
@@ -123,6 +137,7 @@ class BaseEncoder:
             else None
         )
         self._upper_base: StackedLayers | None = None
+        self.embedder = SentenceEmbedder(self.layers[self.split :], self.embedding_model)
 
     @classmethod
     def from_settings(cls, settings: ModelSettings, *, for_training: bool = False) -> BaseEncoder:
@@ -172,6 +187,11 @@ class BaseEncoder:
         for index in range(self.split):
             self.layers[index] = quantize_dynamic(self.layers[index], {nn.Linear}, dtype=torch.qint8)
         return True
+
+    @property
+    def embedding_model(self) -> str:
+        """Identity of this encoder's sentence embeddings: vectors compare only with vectors of the same id."""
+        return f"{self.hash[:16]}:mean"
 
     @property
     def num_layers(self) -> int:
@@ -263,7 +283,7 @@ class BaseEncoder:
         to ``self.dtype``)."""
         return copy.deepcopy(self._upper_master if self._upper_master is not None else self.layers[self.split :])
 
-    def embed(self, texts: Sequence[str], prefix: str = "query: ") -> torch.Tensor:
+    def embed(self, texts: Sequence[str], prefix: str = "") -> torch.Tensor:
         """L2-normalised mean-pooled sentence embeddings from the whole (frozen) encoder, as E5 defines them."""
         chunks = []
         upper = self.layers[self.split :]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from models.artifacts import TaskModel
-from models.encoder import BaseEncoder, Batch
+from models.encoder import BaseEncoder, Batch, SentenceEmbedder
 from models.evidence import Span, top_spans, word_spans
 
 
@@ -32,6 +32,19 @@ class Prediction:
         }
 
 
+@dataclass(frozen=True)
+class Embedding:
+    """A text's sentence embedding (L2-normalised) and the identity of the encoder that made it."""
+
+    values: list[float]
+    model: str
+
+
+#: what one member of a pass gives a text: a task's prediction, or the embedder's vector
+Output = Prediction | Embedding
+Member = TaskModel | SentenceEmbedder
+
+
 def classify(
     encoder: BaseEncoder, models: Sequence[TaskModel], texts: Sequence[str], *, explain: bool = True, top_k: int = 3
 ) -> list[list[Prediction]]:
@@ -41,31 +54,33 @@ def classify(
 
 def classify_many(
     encoder: BaseEncoder,
-    requests: Sequence[tuple[Sequence[TaskModel], Sequence[str]]],
+    requests: Sequence[tuple[Sequence[Member], Sequence[str]]],
     *,
     explain: bool = True,
     top_k: int = 3,
-) -> list[list[list[Prediction]]]:
+) -> list[list[list[Output]]]:
     """Several requests, each with its own models, in one pass over the shared layers.
 
     All texts are packed together (no padding) and the shared lower layers run once per pack; each distinct
     model then runs its own upper layers only on the texts whose request asked for it — so traffic spread
     over many tenants' adapters, or a canary beside its stable version, still shares the expensive part.
-    Returns, per request, per text, one prediction per model of that request.
+    A request may also list ``encoder.embedder``: its texts' sentence embeddings then come from the same pass.
+    Returns, per request, per text, one output per member of that request (an :class:`Embedding` for the
+    embedder, a :class:`Prediction` for a task).
     """
     texts = [t for _, request_texts in requests for t in request_texts]
     owner = [q for q, (_, request_texts) in enumerate(requests) for _ in request_texts]
-    found: dict[tuple[int, int], Prediction] = {}  # (text index, id(model)) -> prediction
+    found: dict[tuple[int, int], Output] = {}  # (text index, id(member)) -> its output
     offset = 0
     for batch in encoder.tokenize(texts):
         shared = encoder.lower(batch)
         rows = range(offset, offset + len(batch))
-        wanted: dict[int, tuple[TaskModel, list[int]]] = {}
+        wanted: dict[int, tuple[Member, list[int]]] = {}
         for row in rows:
             for model in requests[owner[row]][0]:
                 wanted.setdefault(id(model), (model, []))[1].append(row - offset)
         # models asked for on the same texts run together: their upper layers stacked into one computation
-        groups: dict[tuple[int, ...], list[TaskModel]] = {}
+        groups: dict[tuple[int, ...], list[Member]] = {}
         for model, local in wanted.values():
             groups.setdefault(tuple(local), []).append(model)
         for local_rows, models in groups.items():
@@ -81,7 +96,7 @@ def classify_many(
                 for r, prediction in zip(local, predictions, strict=True):
                     found[(offset + r, id(model))] = prediction
         offset += len(batch)
-    out: list[list[list[Prediction]]] = []
+    out: list[list[list[Output]]] = []
     index = 0
     for models, request_texts in requests:
         out.append([[found[(index + i, id(m))] for m in models] for i in range(len(request_texts))])
@@ -91,40 +106,71 @@ def classify_many(
 
 def _predict_group(
     encoder: BaseEncoder,
-    models: Sequence[TaskModel],
+    members: Sequence[Member],
     batch: Batch,
     shared: torch.Tensor,
     texts: Sequence[str],
     explain: bool,
     top_k: int,
-) -> list[list[Prediction]]:
-    """Per model, its predictions for the texts of ``batch``.
+) -> list[list[Output]]:
+    """Per member, its outputs for the texts of ``batch``.
 
-    The models' upper layers run stacked (one batched computation, see :mod:`models.stacked`) where the
+    The members' upper layers run stacked (one batched computation, see :mod:`models.stacked`) where the
     architecture allows, else one after the other. Evidence is gradient × input at the shared boundary: with
-    stacked layers each task gets its own copy of the shared states, so one backward pass gives every task its
-    own gradient.
+    stacked layers each member gets its own copy of the shared states, so one backward pass gives every task its
+    own gradient (the embedder's row takes no part in the loss).
     """
-    stack = encoder.stacked(models)
+    stack = encoder.stacked(members)
     if stack is None:
-        return [_predict(encoder, model, batch, shared, texts, explain, top_k) for model in models]
-    n = len(models)
-    attributions: list[list[list[float]] | None] = [None] * n
-    if explain:
+        return [_run_member(encoder, m, batch, shared, texts, explain, top_k) for m in members]
+    n = len(members)
+    tasks = [i for i, m in enumerate(members) if isinstance(m, TaskModel)]
+    attributions: dict[int, list[list[float]]] = {}
+    log_probs: dict[int, torch.Tensor] = {}
+    if explain and tasks:
         with torch.enable_grad():
             hidden = shared.detach().expand(n, -1, -1).clone().requires_grad_(True)
             states = stack(hidden, batch.mask)
-            log_probs = [_log_probs(m, m.head(states[i : i + 1], batch)) for i, m in enumerate(models)]
-            torch.stack([lp.gather(1, lp.argmax(dim=-1, keepdim=True)).sum() for lp in log_probs]).sum().backward()
+            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in tasks}
+            torch.stack(
+                [lp.gather(1, lp.argmax(dim=-1, keepdim=True)).sum() for lp in log_probs.values()]
+            ).sum().backward()
             assert hidden.grad is not None
             per_token = (hidden.grad.float() * hidden.detach().float()).sum(-1).cpu()  # [N, T]
-        attributions = [[values.tolist() for values in batch.per_text(per_token[i])] for i in range(n)]
-        probabilities = [lp.detach().exp() for lp in log_probs]
+        attributions = {i: [values.tolist() for values in batch.per_text(per_token[i])] for i in tasks}
+        states = states.detach()
     else:
         with torch.inference_mode():
             states = stack(shared.expand(n, -1, -1), batch.mask)
-            probabilities = [_log_probs(m, m.head(states[i : i + 1], batch)).exp() for i, m in enumerate(models)]
-    return [_assemble(model, batch, texts, probabilities[i], attributions[i], top_k) for i, model in enumerate(models)]
+            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in tasks}
+    out: list[list[Output]] = []
+    for i, member in enumerate(members):
+        if isinstance(member, TaskModel):
+            probabilities = log_probs[i].detach().exp()
+            out.append(list(_assemble(member, batch, texts, probabilities, attributions.get(i), top_k)))
+        else:
+            out.append(list(_embeddings(member, batch, states[i : i + 1])))
+    return out
+
+
+def _embeddings(embedder: SentenceEmbedder, batch: Batch, states: torch.Tensor) -> list[Embedding]:
+    vectors = batch.mean(states).float().cpu()
+    return [Embedding(values=row.tolist(), model=embedder.model_id) for row in vectors]
+
+
+def _run_member(
+    encoder: BaseEncoder,
+    member: Member,
+    batch: Batch,
+    shared: torch.Tensor,
+    texts: Sequence[str],
+    explain: bool,
+    top_k: int,
+) -> list[Output]:
+    if isinstance(member, TaskModel):
+        return list(_predict(encoder, member, batch, shared, texts, explain, top_k))
+    with torch.inference_mode():
+        return list(_embeddings(member, batch, encoder.run_upper(member.layers, shared, batch.mask)))
 
 
 def _log_probs(model: TaskModel, logits: torch.Tensor) -> torch.Tensor:

@@ -14,10 +14,11 @@ predictions and no suggestions. Outbound messages among ``recent_interaction_ids
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import grpc
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from salesai.common.v1 import types_pb2
 from salesai.inference.v1 import inference_pb2
 from salesai.ingestion.v1 import ingestion_pb2
@@ -35,6 +36,21 @@ router = APIRouter(prefix="/v1", tags=["analyze"])
 
 #: suggestions /v1/analyze returns at most (the leads service's ceiling)
 MAX_SUGGESTIONS = 20
+
+
+class ServerTiming:
+    """The ``Server-Timing`` header (W3C): how long each stage of the call took, for a CRM backend's tracing."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        self.last = time.perf_counter()
+        self.parts: list[str] = []
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.parts.append(f"{stage};dur={(now - self.last) * 1000:.1f}")
+        self.last = now
+        self.response.headers["Server-Timing"] = ", ".join(self.parts)
 
 
 def _view(interaction: InteractionPublic, predictions: list[PredictionPublic]) -> InteractionView:
@@ -94,9 +110,15 @@ def _suggest_request(tenant_id: str, body: AnalyzeCreate) -> suggestions_pb2.Sug
     "suggestions: `predictions` and `suggestions` are empty.",
 )
 async def analyze(
-    body: AnalyzeCreate, request: Request, caller: CrmCaller, backends: BackendsDep, rid: RequestId
+    body: AnalyzeCreate,
+    request: Request,
+    response: Response,
+    caller: CrmCaller,
+    backends: BackendsDep,
+    rid: RequestId,
 ) -> AnalyzePublic:
     options = backends.call_options(rid)
+    timing = ServerTiming(response)
     if body.direction == "outbound":
         return await _outbound(caller.tenant_id, body, backends, options)
     ingest = body.to_pb(caller.tenant_id)
@@ -110,6 +132,7 @@ async def analyze(
             for i in history_ids
         ),
     )
+    timing.mark("ingest")
     created = replies[0]
     current = InteractionPublic.from_pb(created.interaction)
     history = [
@@ -122,10 +145,12 @@ async def analyze(
             texts=[i.redacted_text for i in interactions],
             tasks=["intent", "risk"],
             explain=True,
+            embed=bool(body.lead_id),  # the leads service's similar-case search reuses them
             conversation_id=body.conversation_id or body.lead_id or body.customer_id,
         ),
         **options,
     )
+    timing.mark("classify")
     predictions = [[PredictionPublic.from_pb(p) for p in row.predictions] for row in classified.results]
     reply = AnalyzePublic(interaction=current, created=created.created, predictions=predictions[-1], suggestions=[])
     if not body.lead_id:
@@ -136,7 +161,11 @@ async def analyze(
     # one call stores the predictions, rescores the lead and runs the playbook on the stored history
     suggest = _suggest_request(caller.tenant_id, body)
     suggest.record.extend(_stored_predictions(interactions, classified))
+    for interaction, row in zip(interactions, classified.results, strict=True):
+        if row.HasField("embedding"):
+            suggest.embeddings[interaction.id].CopyFrom(row.embedding)
     suggested = await backends.suggestions.Suggest(suggest, **options)
+    timing.mark("suggest")
     reply.suggestions = suggestions_public(caller.tenant_id, suggested)
     reply.score_source = SOURCE_NAMES.get(suggested.score_source, "none")  # type: ignore[assignment]
     reply.score = ScorePublic.from_pb(suggested.score).model_dump(mode="json") if suggested.HasField("score") else None

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from models.artifacts import TaskModel, load_task_model
 from models.encoder import BaseEncoder
 from models.registry import ModelRegistry, VersionInfo
-from models.runtime import Prediction, classify_many
+from models.runtime import Embedding, Member, Output, Prediction, classify_many
 from services.common import memory
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError
 from services.common.storage import Database, upgrade
@@ -178,11 +178,9 @@ class InferenceCore:
 
     # --- classification -------------------------------------------------------------------------------
 
-    def _run(
-        self, explain: bool, requests: list[tuple[tuple[TaskModel, ...], list[str]]]
-    ) -> list[list[list[Prediction]]]:
+    def _run(self, explain: bool, requests: list[tuple[tuple[Member, ...], list[str]]]) -> list[list[list[Output]]]:
         """One micro-batch: requests that may each use different versions share the lower layers."""
-        keys = [m.key for models, _ in requests for m in models]
+        keys = [m.key for models, _ in requests for m in models if isinstance(m, TaskModel)]
         with self._lock:
             for k in keys:
                 self._inflight[k] += 1
@@ -236,6 +234,20 @@ class InferenceCore:
         explain: bool = True,
         conversation_id: str = "",
     ) -> list[list[Prediction]]:
+        """Per text, one prediction per task."""
+        return self.classify_and_embed(tenant_id, texts, tasks, explain, conversation_id, embed=False)[0]
+
+    def classify_and_embed(
+        self,
+        tenant_id: str,
+        texts: Sequence[str],
+        tasks: Sequence[str] = (),
+        explain: bool = True,
+        conversation_id: str = "",
+        *,
+        embed: bool = True,
+    ) -> tuple[list[list[Prediction]], list[Embedding]]:
+        """Per text, one prediction per task and (``embed``) its sentence embedding from the same pass."""
         if not texts:
             raise InvalidArgument("texts must hold at least one text", field="texts")
         if len(texts) > self.settings.max_texts:
@@ -249,8 +261,10 @@ class InferenceCore:
                 )
         plan = self.plan(tenant_id, tasks, conversation_id or texts[0])
         extra = tuple(m for m in plan.compare if m is not None)
-        results = self.batcher(explain, list(texts), payload=plan.served + extra)
-        served = [row[: len(plan.served)] for row in results]
+        embedder = (self.encoder.embedder,) if embed else ()
+        results = self.batcher(explain, list(texts), payload=plan.served + extra + embedder)
+        served: list[list[Prediction]] = [row[: len(plan.served)] for row in results]  # type: ignore[misc]
+        embeddings: list[Embedding] = [row[-1] for row in results] if embed else []  # type: ignore[misc]
         for i, (model, route) in enumerate(zip(plan.served, plan.routes, strict=True)):
             version = model.artifact.version
             PREDICTIONS.labels(model.task.name, version, route).inc(len(texts))
@@ -265,7 +279,7 @@ class InferenceCore:
                 position += 1
         if any(plan.shadow):
             self._submit_shadow(plan, texts, [[p.label for p in row] for row in served])
-        return served
+        return served, embeddings
 
     def _agree(self, candidate: TaskModel, kind: str, labels: list[str], reference: Sequence[Prediction]) -> None:
         owner, task, version = candidate.key

@@ -84,12 +84,21 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     def Classify(
         self, request: inference_pb2.ClassifyRequest, context: grpc.ServicerContext
     ) -> inference_pb2.ClassifyResponse:
-        results = self.core.classify(
-            request.tenant_id, list(request.texts), list(request.tasks), request.explain, request.conversation_id
+        results, embeddings = self.core.classify_and_embed(
+            request.tenant_id,
+            list(request.texts),
+            list(request.tasks),
+            request.explain,
+            request.conversation_id,
+            embed=request.embed,
         )
-        return inference_pb2.ClassifyResponse(
+        reply = inference_pb2.ClassifyResponse(
             results=[inference_pb2.TextPredictions(predictions=[prediction_to_pb(p) for p in row]) for row in results]
         )
+        for row, embedding in zip(reply.results, embeddings, strict=False):
+            row.embedding.values.extend(embedding.values)
+            row.embedding.model = embedding.model
+        return reply
 
     def ListModels(
         self, request: inference_pb2.ListModelsRequest, context: grpc.ServicerContext

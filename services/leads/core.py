@@ -6,7 +6,7 @@ goes and what stays). ``servicer.py`` only converts protobuf.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -26,7 +26,7 @@ from services.leads.store import (
     StoredPrediction,
     check_id,
 )
-from services.suggestions.domain import LeadContext, ScoreFactor, Suggestion
+from services.suggestions.domain import InteractionView, LeadContext, ScoreFactor, Suggestion
 from services.suggestions.similar import PastCase, SimilarSituations
 from services.suggestions.triggers import LeadHistory as ScanItem
 from services.suggestions.triggers import SuggestionPipeline
@@ -143,8 +143,13 @@ class LeadsCore:
         fallback_score: float | None = None,
         fallback_factors: Sequence[ScoreFactor] = (),
         last_touch_at: datetime | None = None,
+        embeddings: Mapping[str, tuple[str, Sequence[float]]] | None = None,
     ) -> SuggestResult:
-        """Run every rule on the lead's stored history with a fresh score; store (and deliver) the suggestions."""
+        """Run every rule on the lead's stored history with a fresh score; store (and deliver) the suggestions.
+
+        ``embeddings``: interaction id → (encoder identity, vector) the caller computed with the classification;
+        the similar-case search uses those this index accepts instead of embedding the messages again.
+        """
         if not 0 <= limit <= 20:
             raise InvalidArgument("limit must lie between 0 and 20", field="limit")
         if fallback_score is not None and not 0.0 <= fallback_score <= 1.0:
@@ -153,8 +158,17 @@ class LeadsCore:
         context, score, source = self._context(
             tenant_id, lead_id, history, _language(language), fallback_score, fallback_factors, last_touch_at
         )
-        fired = self.pipeline.on_interaction(context, history.interactions)
+        fired = self.pipeline.on_interaction(context, self._with_embeddings(history.interactions, embeddings or {}))
         return SuggestResult(fired.suggestions[: limit or DEFAULT_LIMIT], score, source)
+
+    def _with_embeddings(
+        self, views: Sequence[InteractionView], embeddings: Mapping[str, tuple[str, Sequence[float]]]
+    ) -> list[InteractionView]:
+        similar = self.similar
+        if similar is None or not embeddings:
+            return list(views)
+        usable = {i: tuple(vector) for i, (model, vector) in embeddings.items() if similar.accepts(model)}
+        return [view.model_copy(update={"embedding": usable[view.id]}) if view.id in usable else view for view in views]
 
     def _context(
         self,

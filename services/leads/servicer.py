@@ -131,6 +131,7 @@ class SuggestionServicer(suggestions_pb2_grpc.SuggestionServiceServicer):
             fallback_score=request.fallback_score if request.HasField("fallback_score") else None,
             fallback_factors=[factor_from_pb(f) for f in request.fallback_factors],
             last_touch_at=when(request, "last_touch_at"),
+            embeddings={i: (e.model, e.values) for i, e in request.embeddings.items()},
         )
         pairs = [suggestion_to_pb(s) for s in result.suggestions]
         reply = suggestions_pb2.SuggestResponse(

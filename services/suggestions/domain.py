@@ -46,6 +46,8 @@ class InteractionView(_Frozen):
     text: str = ""
     language: str = "en"
     predictions: tuple[Prediction, ...] = ()
+    # the text's sentence embedding when the caller computed it with the classification (never serialised)
+    embedding: tuple[float, ...] = Field(default=(), exclude=True, repr=False)
 
     @field_validator("occurred_at")
     @classmethod

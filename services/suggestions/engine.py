@@ -38,8 +38,17 @@ log = logging.getLogger(__name__)
 
 
 class SimilarFinder(Protocol):
-    def search(self, tenant_id: str, text: str, *, limit: int = 3, outcome: str | None = "won") -> list[SimilarCase]:
-        """Past redacted messages of ``tenant_id`` closest to ``text`` (best first)."""
+    def search(
+        self,
+        tenant_id: str,
+        text: str,
+        *,
+        limit: int = 3,
+        outcome: str | None = "won",
+        vector: Sequence[float] | None = None,
+    ) -> list[SimilarCase]:
+        """Past redacted messages of ``tenant_id`` closest to ``text`` (best first); ``vector``: its embedding,
+        when the caller has one."""
         ...
 
 
@@ -124,13 +133,19 @@ class SuggestionEngine:
         if not anchor.text.strip():
             return ()
         if anchor.text not in searched:
-            searched[anchor.text] = self._search(history, anchor.text)
+            searched[anchor.text] = self._search(history, anchor)
         return searched[anchor.text]
 
-    def _search(self, history: History, text: str) -> tuple[SimilarCase, ...]:
+    def _search(self, history: History, anchor: InteractionView) -> tuple[SimilarCase, ...]:
         assert self.similar is not None
         try:
-            found = self.similar.search(history.lead.tenant_id, text, limit=self.similar_limit, outcome="won")
+            found = self.similar.search(
+                history.lead.tenant_id,
+                anchor.text,
+                limit=self.similar_limit,
+                outcome="won",
+                vector=anchor.embedding or None,
+            )
         except Exception:  # noqa: BLE001 - similar cases are supporting evidence; a vector-store outage must not stop suggestions
             log.warning("similar-situation search failed; suggesting without it", exc_info=True)
             return ()

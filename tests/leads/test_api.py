@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from services.common.storage import Database
@@ -97,6 +98,46 @@ def test_budget_freeze_through_analyze_is_scored_suggested_and_stored(
     ]:
         other = client.request(method, path, json=payload, headers=auth(globex))
         assert other.status_code == 404, (path, other.status_code, other.text)
+
+
+def _query_vectors() -> dict[str, float]:
+    return {
+        source: REGISTRY.get_sample_value("salesai_similar_query_vectors_total", {"source": source}) or 0.0
+        for source in ("classification", "embedded")
+    }
+
+
+def test_analyze_searches_similar_won_cases_with_the_vector_of_its_own_classification_pass(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """The message is embedded in the classification pass; the leads service searches with that vector and
+    never runs its encoder on the message again, and the reply cites the closest won case."""
+    crm = tokens["crm_backend"]
+    assert _lead(client, crm, "lead-won", customer_id="cust-w", stage="proposal").status_code == 201
+    won = client.post(
+        "/v1/analyze",
+        json={"external_id": "sw-1", "lead_id": "lead-won", "text": "预算冻结了，今年的采购全部暂停，明年再说。"},
+        headers=auth(crm),
+    )
+    assert won.status_code == 200, won.text
+    outcome = client.post("/v1/leads/lead-won/outcome", json={"outcome": "won"}, headers=auth(crm))
+    assert outcome.status_code == 201 and outcome.json()["cases_indexed"] == 1, outcome.text
+
+    before = _query_vectors()
+    reply = client.post(
+        "/v1/analyze",
+        json={"external_id": "sw-2", "lead_id": "lead-new", "text": "我们的预算冻结了，采购先暂停。"},
+        headers=auth(crm),
+    )
+    assert reply.status_code == 200, reply.text
+    suggestions = reply.json()["suggestions"]
+    cited = {c["case_id"] for s in suggestions for c in s["evidence"]["similar"]}
+    assert won.json()["interaction"]["id"] in cited
+    after = _query_vectors()
+    assert after["classification"] == before["classification"] + 1  # every rule on the message: one search
+    assert after["embedded"] == before["embedded"]
+    stages = dict(part.strip().split(";dur=") for part in reply.headers["server-timing"].split(","))
+    assert set(stages) == {"ingest", "classify", "suggest"} and all(float(v) >= 0 for v in stages.values())
 
 
 def test_without_a_scoring_model_analyze_falls_back_to_the_body_score(

@@ -10,7 +10,7 @@ import torch
 
 from models.artifacts import load_task_model, read_artifact
 from models.registry import PRETRAINED_DIR
-from models.runtime import _predict, _predict_group, classify
+from models.runtime import _predict, _predict_group, _run_member, classify
 from models.stacked import StackCache, StackedLayers, stackable
 
 TEXTS = [
@@ -53,6 +53,27 @@ def test_stacked_tasks_equal_their_own_layers(encoder, tasks, count, texts):
                 assert [(s.start, s.end) for s in a.evidence] == [(s.start, s.end) for s in b.evidence]
                 for s, t in zip(a.evidence, b.evidence, strict=True):
                     assert t.weight == pytest.approx(s.weight, abs=1e-3)
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_the_embedder_beside_the_tasks_changes_nothing_and_equals_embed(encoder, tasks, explain):
+    """One pass gives the tasks' predictions unchanged and each text's sentence embedding, equal to ``embed``."""
+    from models.runtime import Embedding, classify_many
+
+    intent, risk, _ = tasks
+    with_vectors = classify_many(encoder, [([intent, risk, encoder.embedder], TEXTS)], explain=explain)[0]
+    without = classify(encoder, [intent, risk], TEXTS, explain=explain)
+    expected = encoder.embed(TEXTS)
+    for row, plain, vector in zip(with_vectors, without, expected, strict=True):
+        assert [(p.label, p.evidence) for p in row[:2]] == [(p.label, p.evidence) for p in plain]
+        for a, b in zip(row[:2], plain, strict=True):
+            assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+        assert isinstance(row[2], Embedding) and row[2].model == encoder.embedding_model
+        assert torch.allclose(torch.tensor(row[2].values), vector, atol=1e-5, rtol=0)
+    # where layers are not stacked, the embedder runs the library's own modules, with the same result
+    batch = encoder.tokenize(TEXTS)[0]
+    alone = _run_member(encoder, encoder.embedder, batch, encoder.lower(batch), TEXTS, explain, 3)
+    assert torch.allclose(torch.tensor([e.values for e in alone]), expected, atol=1e-5, rtol=0)
 
 
 def test_classify_runs_tasks_asked_on_different_texts_separately(encoder, tasks):
@@ -114,7 +135,7 @@ def test_stacked_layers_match_a_plain_layer_on_random_states(encoder, tasks):
 
 def test_sentence_embeddings_equal_the_library_modules(encoder):
     texts = ["预算冻结了", "Could we see a demo next week?"]
-    got = encoder.embed(texts)
+    got = encoder.embed(texts, prefix="query: ")
     expected = []
     for batch in encoder.tokenize(["query: " + t for t in texts]):
         with torch.inference_mode():

@@ -164,7 +164,7 @@ def test_only_the_rules_asked_for_are_evaluated(now, playbook: Playbook, lead, m
 class _DownVectorStore:
     """A vector store that is unreachable (a boundary we do not own)."""
 
-    def search(self, tenant_id: str, text: str, *, limit: int = 3, outcome: str | None = "won") -> list:
+    def search(self, tenant_id: str, text: str, **kwargs: object) -> list:
         raise ConnectionError("qdrant down")
 
 

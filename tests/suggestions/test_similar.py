@@ -98,3 +98,32 @@ def test_rules_firing_on_one_message_search_it_once(situations: SimilarSituation
     assert {"budget_freeze", "high_risk"} <= rules
     assert counting.calls == 1
     assert all(s.evidence.similar and s.evidence.similar[0].case_id == "a-budget" for s in suggestions)
+
+
+class NoEmbedding:
+    """The real encoder, except that embedding a text fails: proves a search used the vector it was given."""
+
+    def __init__(self, encoder) -> None:  # type: ignore[no-untyped-def]
+        self.embedding_model = encoder.embedding_model
+
+    def embed(self, texts, prefix: str = ""):  # type: ignore[no-untyped-def]
+        raise AssertionError("the search embedded the text again")
+
+
+def test_a_vector_from_the_classification_pass_replaces_embedding_again(situations: SimilarSituations, encoder) -> None:
+    """Classify with the embedder gives the vector ``embed`` gives; a search with it needs no encoder pass."""
+    from models.artifacts import load_task_model, read_artifact
+    from models.registry import PRETRAINED_DIR
+    from models.runtime import Embedding, classify_many
+
+    tasks = [load_task_model(read_artifact(PRETRAINED_DIR / name), encoder) for name in ("intent", "risk")]
+
+    text = "Sorry, budget is frozen until next quarter."
+    outputs = classify_many(encoder, [([*tasks, encoder.embedder], [text])], explain=True)[0][0]
+    vector = outputs[-1]
+    assert isinstance(vector, Embedding) and vector.model == encoder.embedding_model
+    assert max(abs(a - b) for a, b in zip(vector.values, encoder.embed([text])[0].tolist(), strict=True)) < 1e-5
+    expected = situations.search("acme", text, limit=3)
+    blind = SimilarSituations(situations.client, NoEmbedding(encoder), collection=situations.collection)
+    assert blind.accepts(vector.model) and not blind.accepts("another-encoder:mean") and not blind.accepts("")
+    assert blind.search("acme", text, limit=3, vector=vector.values) == expected
