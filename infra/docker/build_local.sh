@@ -8,7 +8,7 @@
 # official image and the PyTorch index. Details and measured results: infra/docker/README.md ("Building offline").
 #
 #   infra/docker/build_local.sh base                      # debootstrap → localhost/python:3.11-slim-bookworm
-#   infra/docker/build_local.sh build gateway ingestion   # the images (default: gateway ingestion inference)
+#   infra/docker/build_local.sh build gateway ingestion   # the images (default: all five)
 #   infra/docker/build_local.sh smoke gateway ingestion   # run them, check health, uid, a gateway request
 #   infra/docker/build_local.sh all                       # base, build and smoke of the default images
 #   infra/docker/build_local.sh sizes | clean             # image sizes; remove every image, container and the rootfs
@@ -38,7 +38,7 @@ PORT_BASE=${BUILD_LOCAL_PORT_BASE:-18000}
 read -r -a NICE <<<"${NICE-nice -n 19 ionice -c3}"
 PYTHON_IMAGE=localhost/python:3.11-slim-bookworm
 DEBIAN_IMAGE=localhost/debian:bookworm-slim
-DEFAULT_IMAGES=(gateway ingestion inference)
+DEFAULT_IMAGES=(gateway ingestion inference leads training)
 
 log() { printf '[build_local %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -204,6 +204,13 @@ SALESAI_INFERENCE_METRICS_PORT=$((PORT_BASE + 12))
 SALESAI_LEADS_HOST=127.0.0.1
 SALESAI_LEADS_PORT=$((PORT_BASE + 4))
 SALESAI_LEADS_METRICS_PORT=$((PORT_BASE + 14))
+SALESAI_LEADS_SCORING_DIR=/data/scoring
+SALESAI_TRAINING_HOST=127.0.0.1
+SALESAI_TRAINING_PORT=$((PORT_BASE + 3))
+SALESAI_TRAINING_METRICS_PORT=$((PORT_BASE + 13))
+SALESAI_TRAINING_INFERENCE_URL=127.0.0.1:$((PORT_BASE + 2))
+SALESAI_TRAINING_DATASET_ROOTS=["/data/datasets", "/app/training/data"]
+SALESAI_TRAINING_TORCH_THREADS=2
 SALESAI_GATEWAY_HOST=127.0.0.1
 SALESAI_GATEWAY_PORT=$PORT_BASE
 SALESAI_GATEWAY_INGESTION_URL=127.0.0.1:$((PORT_BASE + 1))
@@ -215,10 +222,25 @@ EOF
   chmod 600 "$WORK/smoke.env"
 }
 
-run_service() { # name image
-  podman rm -f "$SMOKE-$1" >/dev/null 2>&1 || true
-  podman run -d --name "$SMOKE-$1" --network host --user 10001:10001 --read-only --tmpfs /tmp \
-    -v "$SMOKE-data:/data" --env-file "$WORK/smoke.env" "$2" >/dev/null
+run_service() { # name image [podman run options...] [-- command...]
+  local name=$1 image=$2 opts=()
+  shift 2
+  while (($#)) && [[ $1 != -- ]]; do opts+=("$1") && shift; done
+  [[ ${1:-} != -- ]] || shift
+  podman rm -f "$SMOKE-$name" >/dev/null 2>&1 || true
+  "${NICE[@]}" podman run -d --name "$SMOKE-$name" --network host --user 10001:10001 --read-only --tmpfs /tmp \
+    -v "$SMOKE-data:/data" --env-file "$WORK/smoke.env" "${opts[@]}" "$image" "$@" >/dev/null
+}
+
+start_service() { # name: as compose.yaml runs it
+  case $1 in
+    training)
+      # compose: entrypoint python -m services.training, health check on its gRPC port
+      run_service training "$(tag_of training)" --entrypoint python \
+        --health-cmd "python /usr/local/bin/salesai-healthcheck grpc 127.0.0.1:$((PORT_BASE + 3))" \
+        -- -m services.training ;;
+    *) run_service "$1" "$(tag_of "$1")" ;;
+  esac
 }
 
 wait_healthy() { # name timeout_s
@@ -230,8 +252,9 @@ wait_healthy() { # name timeout_s
       die "$1 exited"
     fi
     if podman healthcheck run "$SMOKE-$1" >/dev/null 2>&1; then
-      log "$1 healthy after $(($(date +%s) - start))s (image HEALTHCHECK: $(podman inspect --format '{{.Config.Healthcheck.Test}}' "$SMOKE-$1"))"
-      echo "$1 healthy_after=$(($(date +%s) - start))s" >>"$WORK/smoke-results.txt"
+      log "$1 healthy after $(($(date +%s) - start))s ($(podman inspect --format '{{.Config.Healthcheck.Test}}' "$SMOKE-$1"))"
+      echo "$1 healthy_after=$(($(date +%s) - start))s check=$(podman inspect --format '{{.Config.Healthcheck.Test}}' "$SMOKE-$1")" \
+        >>"$WORK/smoke-results.txt"
       return 0
     fi
     sleep 3
@@ -242,69 +265,88 @@ wait_healthy() { # name timeout_s
 
 cmd_smoke() {
   setup_podman
-  local images=("$@") name
+  local images=("$@") name gateway
   ((${#images[@]})) || images=("${DEFAULT_IMAGES[@]}")
+  gateway=$(tag_of gateway)
   : >"$WORK/smoke-results.txt"
   smoke_env
   cmd_smoke_stop
   podman volume create "$SMOKE-data" >/dev/null
-  local gateway=$(tag_of gateway)
-  # the volume is created root-owned on first use unless the image's /data (owned by 10001) seeds it: chown once
-  podman run --rm --network host -v "$SMOKE-data:/data" --user 0 --entrypoint chown "$gateway" 10001:10001 /data
   log "migrations: salesai db upgrade (gateway image, as the compose service migrate)"
-  podman run --rm --network host --user 10001:10001 --read-only --tmpfs /tmp -v "$SMOKE-data:/data" \
+  "${NICE[@]}" podman run --rm --network host --user 10001:10001 --read-only --tmpfs /tmp -v "$SMOKE-data:/data" \
     --env-file "$WORK/smoke.env" "$gateway" salesai db upgrade
+  echo "migrate ok" >>"$WORK/smoke-results.txt"
   for name in "${images[@]}"; do
-    [[ $name == gateway || $name == training ]] && continue
-    run_service "$name" "$(tag_of "$name")"
+    [[ $name == gateway ]] || start_service "$name"
   done
   for name in "${images[@]}"; do
-    [[ $name == gateway || $name == training ]] && continue
-    wait_healthy "$name" 600
+    [[ $name == gateway ]] || wait_healthy "$name" 600
   done
   if [[ " ${images[*]} " == *" gateway "* ]]; then
-    run_service gateway "$gateway"
+    start_service gateway
     smoke_gateway "${images[@]}"
   fi
+  local rss_kib
   for name in "${images[@]}"; do
-    [[ $name == training ]] && continue
-    log "$name runs as $(podman exec "$SMOKE-$name" id)"
-    echo "$name id=$(podman exec "$SMOKE-$name" id | cut -d' ' -f1-2)" >>"$WORK/smoke-results.txt"
+    rss_kib=$(podman exec "$SMOKE-$name" grep VmRSS /proc/1/status | grep -Eo '[0-9]+' | head -1)
+    log "$name runs as $(podman exec "$SMOKE-$name" id); RSS $((rss_kib / 1024)) MiB"
+    echo "$name $(podman exec "$SMOKE-$name" id | cut -d' ' -f1-2) rss_mib=$((rss_kib / 1024))" >>"$WORK/smoke-results.txt"
   done
-  if [[ " ${images[*]} " == *" training "* ]]; then
-    podman run --rm --network host --user 10001:10001 --read-only --tmpfs /tmp --env-file "$WORK/smoke.env" \
-      "$(tag_of training)" train --help >/dev/null && echo "training train_help=ok" >>"$WORK/smoke-results.txt"
-  fi
   log "results ($WORK/smoke-results.txt):"
   cat "$WORK/smoke-results.txt" >&2
   [[ -n ${BUILD_LOCAL_KEEP:-} ]] || cmd_smoke_stop
 }
 
 smoke_gateway() {
-  local url=http://127.0.0.1:$PORT_BASE deadline key
+  local url=http://127.0.0.1:$PORT_BASE deadline key code body
   deadline=$(($(date +%s) + 120))
   until curl -fsS "$url/healthz" >/dev/null 2>&1; do
     (($(date +%s) < deadline)) || { podman logs --tail 40 "$SMOKE-gateway" >&2; die "gateway /healthz never answered"; }
     sleep 2
   done
-  log "gateway /readyz: $(curl -sS "$url/readyz")"
-  # /readyz is 200 only when every backing service answers; the smoke run may leave some out (training, leads)
-  if [[ " $* " == *" ingestion "* && " $* " == *" inference "* && " $* " == *" leads "* ]]; then
+  body=$(curl -sS "$url/readyz")
+  log "gateway /readyz: $body"
+  echo "gateway readyz=$body" >>"$WORK/smoke-results.txt"
+  # /readyz is 200 only when all four backing services answer (ingestion, inference, training, leads)
+  if [[ $body == *'"status":"ready"'* ]]; then
     wait_healthy gateway 120
   else
-    echo "gateway readyz=$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz") (not every backing service runs)" \
-      >>"$WORK/smoke-results.txt"
+    echo "gateway healthcheck=skipped (not every backing service runs)" >>"$WORK/smoke-results.txt"
   fi
-  key=$(podman exec "$SMOKE-gateway" salesai keys create --tenant smoke --role admin --name smoke 2>/dev/null \
-    | grep -Eo 'sk_[A-Za-z0-9_-]+' | head -1 || true)
-  [[ -n $key ]] || key=$(podman exec "$SMOKE-gateway" salesai keys create --tenant smoke --role admin --name smoke2 | tail -1)
-  echo "$key" >"$WORK/smoke-api-key"
-  chmod 600 "$WORK/smoke-api-key"
+  # a key as `salesai keys create` mints it in compose (exec in the gateway container); the token is the last line
+  key=$(podman exec "$SMOKE-gateway" salesai keys create --tenant smoke --role admin --name smoke | tail -1)
+  [[ $key == sai_* ]] || die "salesai keys create printed no key"
+  smoke_request "$url" "$key" GET /healthz ''
+  if [[ " $* " == *" ingestion "* ]]; then
+    smoke_request "$url" "$key" POST /v1/redact \
+      '{"text": "Hi, this is Maria Keller, call me on +49 30 1234567 or write to maria.keller@example.com"}'
+    smoke_request "$url" "$key" POST /v1/interactions \
+      '{"external_id": "smoke-1", "text": "We want 40 seats, but the price is too high. Mail me at li.wei@example.cn", "customer_id": "c-1", "lead_id": "l-1"}'
+  fi
+  if [[ " $* " == *" ingestion "* && " $* " == *" inference "* ]]; then
+    smoke_request "$url" "$key" POST /v1/classify \
+      '{"texts": ["Can you send me the contract today? We are ready to sign.", "This is too expensive, we will look at other vendors."]}'
+  fi
+}
+
+smoke_request() { # url key method path json
+  local out=$WORK/smoke-response.json code
+  if [[ $3 == GET ]]; then
+    code=$(curl -sS -o "$out" -w '%{http_code}' -H "Authorization: Bearer $2" "$1$4")
+  else
+    code=$(curl -sS -o "$out" -w '%{http_code}' -X "$3" -H "Authorization: Bearer $2" \
+      -H 'Content-Type: application/json' -d "$5" "$1$4")
+  fi
+  log "$3 $4 -> HTTP $code: $(head -c 600 "$out")"
+  echo "gateway $3 $4 http=$code $(head -c 400 "$out")" >>"$WORK/smoke-results.txt"
+  [[ $code == 2* ]] || die "$3 $4 answered HTTP $code"
 }
 
 cmd_smoke_stop() {
   setup_podman
-  podman ps -a --format '{{.Names}}' | grep "^$SMOKE-" | xargs -r podman rm -f -t 15 >/dev/null
+  local names
+  names=$(podman ps -a --format '{{.Names}}' | grep "^$SMOKE-" || true)
+  [[ -z $names ]] || podman rm -f -t 15 $names >/dev/null
   podman volume rm -f "$SMOKE-data" >/dev/null 2>&1 || true
 }
 

