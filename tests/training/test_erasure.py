@@ -3,7 +3,8 @@ on messages of two customers stored by the real ingestion core, kept in a job fo
 rendered report, and registered. Erasing one customer cuts exactly their rows (traced by interaction id, or by
 workbench item id for rows of older snapshots), keeps every other line byte for byte, notes the count in the
 manifest and the report, and leaves a version that still loads; the start-up sweep does the same for a customer
-erased while the training service was down."""
+erased while the training service was down. A job from before rows kept their ids (only the staged dataset names
+workbench items) loses the same rows, found by their text."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from services.ingestion.redaction import RedactionConfig, Redactor
 from services.ingestion.server import create_core
 from tests.conftest import SMALL_LABELS, small_examples
 from training.data import Example, write_examples
-from training.jobs.evaluation import SERVING, SUMMARY, ServingComparison, write_job_report
+from training.jobs.evaluation import SERVING, SUMMARY, ServingComparison, render_report, write_job_report
 from training.jobs.runner import JobRunner
 from training.linear import train_linear
 
@@ -46,6 +47,7 @@ class World:
     registered: Path  # the registry's copy of its version
     rows: dict[str, list[Example]]  # customer → their test rows
     before: dict[Path, bytes]  # every file, before the erasure
+    legacy: bool  # written as before rows kept their ids
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,16 @@ def redactor() -> Redactor:
 
 
 @pytest.fixture
-def world(migrated_url: str, data_dir: Path, encoder, redactor: Redactor) -> Iterator[World]:  # noqa: ANN001
+def world(
+    request: pytest.FixtureRequest,
+    migrated_url: str,
+    data_dir: Path,
+    encoder,
+    redactor: Redactor,  # noqa: ANN001
+) -> Iterator[World]:
+    """``legacy``: the staged dataset's rows name workbench items only (older snapshots), the version's rows and
+    worst errors name nothing, and the page was rendered without the inputs kept beside it (older workers)."""
+    legacy = getattr(request, "param", "") == "legacy"
     ingestion = create_core(IngestionSettings(database_url=migrated_url), redactor)
     examples = small_examples(per_label=6, test_per_label=2)
     train = [e for e in examples if e.split != "test"]
@@ -62,25 +73,39 @@ def world(migrated_url: str, data_dir: Path, encoder, redactor: Redactor) -> Ite
     rows = {GONE: _stored(ingestion, GONE, test[:2]), STAYS: _stored(ingestion, STAYS, test[2:4])}
     # the customer's rows carry a wrong label, so the version gets them wrong and its report quotes them
     rows[GONE] = [replace(e, label=SMALL_LABELS[(SMALL_LABELS.index(e.label) + 2) % 4]) for e in rows[GONE]]
-    # an older snapshot's row: the workbench item id only (no interaction id)
-    rows[GONE][1] = replace(rows[GONE][1], item_id=_item(ingestion.db, rows[GONE][1]), interaction_id="")
+    # an older snapshot's row names the workbench item only (no interaction id); in legacy mode every row does
+    for customer, n in [(GONE, 1)] + ([(GONE, 0), (STAYS, 0), (STAYS, 1)] if legacy else []):
+        item = _item(ingestion.db, rows[customer][n], customer)
+        rows[customer][n] = replace(rows[customer][n], item_id=item, interaction_id="")
     examples = train + rows[GONE] + rows[STAYS] + test[4:]
     job = data_dir / "jobs" / "job-1"
     (job / "version").mkdir(parents=True)
     write_examples(job / "dataset.jsonl", examples)
     spec = TaskSpec.for_labels("small_intent", list(SMALL_LABELS))
-    train_linear(encoder, spec, examples, job / "version", version="v1")
-    summary = {"id": "job-1", "gate": {"passed": True, "detail": "nothing serves"}, "reproducibility": {"seed": 13}}
-    (job / SUMMARY).write_text(json.dumps(summary), encoding="utf-8")
-    (job / SERVING).write_text(json.dumps(ServingComparison(detail="nothing serves").to_dict()), encoding="utf-8")
-    write_job_report(job)
+    trained_on = [replace(e, item_id="", interaction_id="") for e in examples] if legacy else examples
+    train_linear(encoder, spec, trained_on, job / "version", version="v1")
+    _report_page(job, legacy)
     runner = JobRunner(training_settings(migrated_url, data_dir))
     registry = ModelRegistry(runner.db, runner.settings.models.resolved_registry_dir)
     registered = registry.register(job / "version", tenant_id="acme").path
     before = {p: p.read_bytes() for p in _files(data_dir)}
-    yield World(ingestion, runner, job, registered, rows, before)
+    yield World(ingestion, runner, job, registered, rows, before, legacy)
     runner.close()
     ingestion.db.dispose()
+
+
+def _report_page(job: Path, legacy: bool) -> None:
+    """The job's page as a worker writes it (older workers rendered it from memory and kept no summary)."""
+    summary = {"id": "job-1", "gate": {"passed": True, "detail": "nothing serves"}, "reproducibility": {"seed": 13}}
+    serving = ServingComparison(detail="nothing serves")
+    (job / SERVING).write_text(json.dumps(serving.to_dict()), encoding="utf-8")
+    if not legacy:
+        (job / SUMMARY).write_text(json.dumps(summary), encoding="utf-8")
+        write_job_report(job)
+        return
+    report = json.loads((job / "version" / "report" / "metrics.json").read_text(encoding="utf-8"))
+    page = render_report(summary, read_artifact(job / "version"), report, serving)
+    (job / "report.html").write_text(page, encoding="utf-8")
 
 
 def _stored(ingestion: IngestionCore, customer: str, examples: list[Example]) -> list[Example]:
@@ -92,11 +117,12 @@ def _stored(ingestion: IngestionCore, customer: str, examples: list[Example]) ->
     return out
 
 
-def _item(db: Database, example: Example) -> str:
+def _item(db: Database, example: Example, customer: str) -> str:
     """Load the message into a workbench project, as a labeller's snapshot would have; returns the item id."""
     actor = Actor("acme", "key:test")
-    project = ProjectStore(db).create(actor, {"name": "erasure", "kind": "single", "labels": [{"name": "x"}]})
-    item = NewItem(example.text, "interaction", interaction_id=example.interaction_id, customer_id=GONE)
+    spec = {"name": f"erasure {example.interaction_id}", "kind": "single", "labels": [{"name": "x"}]}
+    project = ProjectStore(db).create(actor, spec)
+    item = NewItem(example.text, "interaction", interaction_id=example.interaction_id, customer_id=customer)
     ProjectStore(db).add_items(actor, project.id, [item])
     with db.session() as s:
         return s.scalars(select(AnnotationItem.id).where(AnnotationItem.interaction_id == example.interaction_id)).one()
@@ -125,23 +151,26 @@ def _assert_cut(world: World, data_dir: Path) -> None:
         assert [t for t in _traces(world, GONE) if t in body] == [], path
         if path.suffix == ".jsonl":  # the other lines unchanged, byte for byte
             lines = world.before[path].splitlines(keepends=True)
-            kept = [x for x in lines if not any(i.encode() in x for i in _ids(world, GONE))]
+            kept = [x for x in lines if not any(t.encode() in x for t in _traces(world, GONE))]
             assert path.read_bytes() == b"".join(kept), path
     for version in (world.job / "version", world.registered):
-        assert {r.get("interaction_id") for r in _test_rows(version)} >= {e.interaction_id for e in world.rows[STAYS]}
+        assert {r["text"] for r in _test_rows(version)} >= {e.text for e in world.rows[STAYS]}
         assert read_artifact(version).training["erased_after_evaluation"] == 2
         report = json.loads((version / "report" / "metrics.json").read_text(encoding="utf-8"))
         assert report["erased_after_evaluation"] == 2 and report["metrics"]["test_examples"] == 8  # as measured
     page = (world.job / "report.html").read_text(encoding="utf-8")
-    assert "2 test rows were erased after this evaluation" in page and "Worst errors" in page
+    assert "Worst errors" in page and "Confusion matrix" in page
+    assert world.legacy or "2 test rows were erased after this evaluation" in page  # re-rendered with the note
     dataset = (world.job / "dataset.jsonl").read_text(encoding="utf-8")
     assert all(e.text in dataset for e in world.rows[STAYS])
 
 
+@pytest.mark.parametrize("world", ["current", "legacy"], indirect=True)
 def test_erasing_a_customer_cuts_their_rows_from_job_and_version_files(world: World, data_dir: Path) -> None:
     quoted = json.loads((world.job / "version" / "report" / "metrics.json").read_text(encoding="utf-8"))
-    gone_errors = [e for e in quoted["worst_errors"] if e.get("interaction_id", e.get("item_id")) in _ids(world, GONE)]
-    assert gone_errors, "the version should get the mislabelled rows wrong and quote them, with their ids"
+    gone_errors = [e for e in quoted["worst_errors"] if e["text"] in {x.text for x in world.rows[GONE]}]
+    assert gone_errors, "the version should get the mislabelled rows wrong and quote them"
+    assert world.legacy or all(e.get("interaction_id", e.get("item_id")) in _ids(world, GONE) for e in gone_errors)
 
     amended = world.runner.erase_customer("acme", GONE, "key:test").as_dict()
 

@@ -12,13 +12,17 @@ The files that hold redacted customer text, and how their rows trace back to a c
 - ``<jobs_dir>/<job>/report.html``: rendered again from the amended report.
 
 A row goes when its ``interaction_id`` is one of the customer's messages, or its ``item_id`` is one of the
-workbench items loaded from them. A row without ids (an uploaded text, a data team's file) belongs to nobody in
-particular, so it stays. Files are rewritten atomically (a temporary file, then a rename). The kept lines stay
-byte for byte, so versions that shared a test split still share one. The figures are not recomputed, because
-that needs the model. Instead, the report's ``erased_after_evaluation`` and the manifest's
-``training.erased_after_evaluation`` say how many test rows went after the figures were measured. What stays:
-the weights, which were trained before the erasure (retrain the task to forget the rows), and the manifest's
-``data_hash`` and the job's ``data_sha256``, which record what was trained on.
+workbench items loaded from them. Versions written before rows kept their ids have test rows and worst errors
+without ids. Those are matched by text against the staged dataset rows cut from the same job (and from versions
+of the same data, such as the registry's copy), and their report page loses the quoted rows in place. Any other
+row without ids (an uploaded text, a data team's file) belongs to nobody in particular, so it stays.
+
+Files are rewritten atomically (a temporary file, then a rename). The kept lines stay byte for byte, so versions
+that shared a test split still share one. The figures are not recomputed, because that needs the model. Instead,
+the report's ``erased_after_evaluation`` and the manifest's ``training.erased_after_evaluation`` say how many
+test rows went after the figures were measured. What stays: the weights, which were trained before the erasure
+(retrain the task to forget the rows), and the manifest's ``data_hash`` and the job's ``data_sha256``, which
+record what was trained on.
 
 The training service runs this, because it owns the job folders and writes the registry's versions.
 :meth:`training.jobs.runner.JobRunner.erase_customer` (gRPC ``EraseCustomer``) is called by the gateway before
@@ -34,7 +38,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,7 @@ from services.common.storage.models import AnnotationItem, AuditEvent, Interacti
 
 MANIFEST = "salesai_model.json"  # models.artifacts.MANIFEST (that module loads torch; this one needs none)
 DATASET = "dataset.jsonl"
+PAGE = "report.html"
 TEST_SPLIT = Path("report") / "test.jsonl"
 REPORT = Path("report") / "metrics.json"
 ERASED = "erased_after_evaluation"
@@ -54,19 +59,23 @@ ERASED = "erased_after_evaluation"
 
 @dataclass(frozen=True)
 class Doomed:
-    """The rows to cut: those of these workbench items or of these stored messages."""
+    """The rows to cut: those of these workbench items or of these stored messages, and rows with no id at all
+    whose text is one of ``texts`` (rows written before rows kept their ids)."""
 
     item_ids: frozenset[str] = frozenset()
     interaction_ids: frozenset[str] = frozenset()
+    texts: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
-        return bool(self.item_ids or self.interaction_ids)
+        return bool(self.item_ids or self.interaction_ids or self.texts)
 
     def matches(self, row: Mapping[str, Any]) -> bool:
-        item, interaction = row.get("item_id"), row.get("interaction_id")
-        return (isinstance(item, str) and item in self.item_ids) or (
-            isinstance(interaction, str) and interaction in self.interaction_ids
-        )
+        item, interaction, text = row.get("item_id"), row.get("interaction_id"), row.get("text")
+        if item or interaction:
+            return (isinstance(item, str) and item in self.item_ids) or (
+                isinstance(interaction, str) and interaction in self.interaction_ids
+            )
+        return isinstance(text, str) and text in self.texts
 
 
 @dataclass
@@ -76,7 +85,7 @@ class Amended:
     dataset_rows: int = 0  # rows of datasets staged by jobs
     test_split_rows: int = 0  # rows of versions' test splits
     report_errors: int = 0  # worst-error entries of evaluation reports
-    training_files: int = 0  # files rewritten, re-rendered job reports included
+    training_files: int = 0  # files rewritten, job report pages included
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -118,9 +127,9 @@ def customer_rows(s: Session, tenant_id: str, customer_id: str) -> Doomed:
 
 def erase_customer(db: Database, files: TrainingFiles, tenant_id: str, customer_id: str, actor: str) -> Amended:
     """Cut the customer's rows out of every job folder and version folder, and write an audit row with the counts."""
-    for name, value in (("tenant_id", tenant_id), ("customer_id", customer_id)):
-        if not value or len(value) > 200:
-            raise InvalidArgument(f"{name} must be 1-200 characters", field=name)
+    for name, value, longest in (("tenant_id", tenant_id, 64), ("customer_id", customer_id, 200)):
+        if not value or len(value) > longest:
+            raise InvalidArgument(f"{name} must be 1-{longest} characters", field=name)
     with db.session() as s:
         doomed = customer_rows(s, tenant_id, customer_id)
     amended = amend(files.job_folders(), files.version_folders(), doomed)
@@ -150,55 +159,87 @@ def forget_erased(db: Database, job_folders: Iterable[Path], version_folders: It
 
 
 def amend(job_folders: Iterable[Path], version_folders: Iterable[Path], doomed: Doomed) -> Amended:
-    """Cut ``doomed`` rows out of each job folder (dataset, version, report) and each version folder."""
+    """Cut ``doomed`` rows out of each job folder (dataset, version, report page) and each version folder."""
     amended = Amended()
     if not doomed:
         return amended
+    legacy: dict[str, frozenset[str]] = {}  # data_hash → texts of the dataset rows cut (rows without ids)
     for folder in job_folders:
-        amended.add(_amend_job(folder, doomed))
+        amended.add(_amend_job(folder, doomed, legacy))
     for folder in version_folders:
-        amended.add(_amend_version(folder, doomed))
+        texts = legacy.get(_data_hash(folder), frozenset())
+        amended.add(_amend_version(folder, replace(doomed, texts=texts))[0])
     return amended
 
 
-def _amend_job(folder: Path, doomed: Doomed) -> Amended:
-    rows = _cut_jsonl(folder / DATASET, doomed)
-    amended = _amend_version(folder / "version", doomed)
-    amended.dataset_rows, amended.training_files = rows, amended.training_files + bool(rows)
-    if (amended.test_split_rows or amended.report_errors) and (folder / "report.html").is_file():
-        from training.jobs.evaluation import write_job_report  # loads the model modules: only when a report changes
-
-        write_job_report(folder)
-        amended.training_files += 1
+def _amend_job(folder: Path, doomed: Doomed, legacy: dict[str, frozenset[str]]) -> Amended:
+    cut = _cut_jsonl(folder / DATASET, doomed)
+    texts = frozenset(row["text"] for row in cut if isinstance(row.get("text"), str))
+    version = folder / "version"
+    if texts and (data_hash := _data_hash(version)):
+        legacy[data_hash] = legacy.get(data_hash, frozenset()) | texts
+    amended, errors = _amend_version(version, replace(doomed, texts=texts))
+    amended.dataset_rows = len(cut)
+    amended.training_files += bool(cut)
+    if (amended.test_split_rows or errors) and (folder / PAGE).is_file():
+        amended.training_files += _amend_page(folder, errors)
     return amended
 
 
-def _amend_version(folder: Path, doomed: Doomed) -> Amended:
+def _amend_page(folder: Path, errors: list[dict[str, Any]]) -> bool:
+    """Render the job's page again from its inputs; a page older than them loses the quoted rows in place.
+    Returns whether the page changed."""
+    from training.jobs import evaluation  # loads the model modules: only when a page changes
+
+    if (folder / evaluation.SUMMARY).is_file() and (folder / evaluation.SERVING).is_file():
+        evaluation.write_job_report(folder)
+        return True
+    page = (folder / PAGE).read_text(encoding="utf-8")
+    for entry in errors:
+        row = evaluation.worst_error_row(entry)
+        if row not in page:  # not a page this code wrote: it may still quote the row, so it goes
+            (folder / PAGE).unlink()
+            return True
+        page = page.replace(row, "", 1)
+    if errors:
+        _replace(folder / PAGE, page.encode("utf-8"))
+    return bool(errors)
+
+
+def _amend_version(folder: Path, doomed: Doomed) -> tuple[Amended, list[dict[str, Any]]]:
+    """Cut the test split and the report's worst errors; returns the counts and the worst errors cut."""
     if not (folder / MANIFEST).is_file():
-        return Amended()
-    amended = Amended(test_split_rows=_cut_jsonl(folder / TEST_SPLIT, doomed))
-    amended.report_errors = _amend_report(folder / REPORT, doomed, amended.test_split_rows)
+        return Amended(), []
+    amended = Amended(test_split_rows=len(_cut_jsonl(folder / TEST_SPLIT, doomed)))
+    errors = _amend_report(folder / REPORT, doomed, amended.test_split_rows)
+    amended.report_errors = len(errors)
     if amended.test_split_rows:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         _count_erased(manifest.setdefault("training", {}), amended.test_split_rows)
         _write_json(folder / MANIFEST, manifest)
         amended.training_files += 2  # the test split and the manifest
-    amended.training_files += bool(amended.test_split_rows or amended.report_errors)  # the report
-    return amended
+    amended.training_files += bool(amended.test_split_rows or errors)  # the report
+    return amended, errors
 
 
-def _amend_report(path: Path, doomed: Doomed, rows: int) -> int:
+def _amend_report(path: Path, doomed: Doomed, rows: int) -> list[dict[str, Any]]:
     """Drop the doomed worst errors and count the test rows erased after evaluation; returns the errors cut."""
     if not path.is_file():
-        return 0
+        return []
     report = json.loads(path.read_text(encoding="utf-8"))
     worst = report.get("worst_errors", [])
-    kept = [entry for entry in worst if not doomed.matches(entry)]
-    if rows or len(kept) < len(worst):
-        report["worst_errors"] = kept
+    cut = [entry for entry in worst if doomed.matches(entry)]
+    if rows or cut:
+        report["worst_errors"] = [entry for entry in worst if not doomed.matches(entry)]
         _count_erased(report, rows)
         _write_json(path, report)
-    return len(worst) - len(kept)
+    return cut
+
+
+def _data_hash(version: Path) -> str:
+    if not (version / MANIFEST).is_file():
+        return ""
+    return str(json.loads((version / MANIFEST).read_text(encoding="utf-8")).get("data_hash", ""))
 
 
 def _count_erased(record: dict[str, Any], rows: int) -> None:
@@ -209,15 +250,16 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     _replace(path, json.dumps(record, indent=2, ensure_ascii=False).encode("utf-8"))
 
 
-def _cut_jsonl(path: Path, doomed: Doomed) -> int:
+def _cut_jsonl(path: Path, doomed: Doomed) -> list[dict[str, Any]]:
     """Rewrite a JSONL file without the doomed rows, every other line byte for byte; returns the rows cut."""
     if not path.is_file():
-        return 0
+        return []
     lines = path.read_bytes().splitlines(keepends=True)
-    kept = [line for line in lines if not doomed.matches(_record(line))]
-    if len(kept) < len(lines):
-        _replace(path, b"".join(kept))
-    return len(lines) - len(kept)
+    records = [_record(line) for line in lines]
+    cut = [record for record in records if doomed.matches(record)]
+    if cut:
+        _replace(path, b"".join(line for line, r in zip(lines, records, strict=True) if not doomed.matches(r)))
+    return cut
 
 
 def _record(line: bytes) -> dict[str, Any]:
@@ -276,7 +318,7 @@ def _gone(db: Database, named: Doomed, batch: int = 500) -> Doomed:
 
 
 def _existing(s: Session, column: Any, ids: frozenset[str], batch: int) -> frozenset[str]:
-    wanted, found = sorted(ids), set()
+    wanted, found = sorted(ids), set[str]()
     for start in range(0, len(wanted), batch):
         found.update(s.scalars(select(column).where(column.in_(wanted[start : start + batch]))))
     return frozenset(found)

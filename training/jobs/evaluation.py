@@ -110,12 +110,22 @@ def _image(path: Path, alt: str) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    def cell(value: Any) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
-
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(_tr(row) for row in rows)}</tbody></table>"
+
+
+def _tr(row: list[Any]) -> str:
+    cells = (f"{v:.4f}" if isinstance(v, float) else html.escape(str(v)) for v in row)
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _worst_cells(entry: dict[str, Any]) -> list[Any]:
+    return [entry["label"], entry["predicted"], entry["confidence"], entry["text"]]
+
+
+def worst_error_row(entry: dict[str, Any]) -> str:
+    """The table row a report page shows for one of ``worst_errors`` (erasure cuts it out of older pages)."""
+    return _tr(_worst_cells(entry))
 
 
 def write_job_report(folder: Path) -> None:
@@ -143,7 +153,7 @@ def render_report(
         ["ECE", artifact.metrics.get("ece", 0.0), serving.metrics.get("ece", "—")],
     ]
     per_class = [[lb, ours.get(lb, 0.0), theirs.get(lb, "—"), report["per_class"][lb]["support"]] for lb in labels]
-    worst = [[e["label"], e["predicted"], e["confidence"], e["text"]] for e in report.get("worst_errors", [])]
+    worst = [_worst_cells(e) for e in report.get("worst_errors", [])]
     repro = [[k, v] for k, v in job["reproducibility"].items()]
     gate = job.get("gate", {})
     erased = int(report.get("erased_after_evaluation", 0))
