@@ -141,4 +141,6 @@ async def _erase_derived(
             pending.append(store)
             continue
         derived.update(reply.erased)
+        if reply.erased.get("unreadable_folders"):  # a corrupt file there: cut when the service next starts
+            pending.append(store)
     return derived, pending

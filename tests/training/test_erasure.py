@@ -179,6 +179,7 @@ def test_erasing_a_customer_cuts_their_rows_from_job_and_version_files(world: Wo
         "test_split_rows": 4,  # the job's version and the registry's copy
         "report_errors": 2 * len(gone_errors),
         "training_files": 8,  # dataset; test split, manifest, report of both versions; the job's page
+        "unreadable_folders": 0,
     }
     _assert_cut(world, data_dir)
     with world.runner.db.session() as s:
@@ -204,3 +205,17 @@ def test_rows_without_ids_are_never_cut(world: World, data_dir: Path) -> None:
     world.runner.forget_erased()
     for version in (world.job / "version", world.registered):
         assert len(_test_rows(version)) == 4  # the shipped-data rows, which name no message or item
+
+
+def test_a_corrupt_report_leaves_its_folder_for_later_and_never_stops_the_others(world: World) -> None:
+    """A version whose report is not JSON is reported unreadable (the gateway then lists the training files as
+    pending); every other folder is still amended, and the start-up sweep does not fail on it."""
+    corrupt = world.registered / "report" / "metrics.json"
+    corrupt.write_bytes(b"{not json")
+    amended = world.runner.erase_customer("acme", GONE, "key:test").as_dict()
+    assert amended["unreadable_folders"] == 1
+    assert amended["dataset_rows"] == 2 and amended["test_split_rows"] == 2  # the job's own version only
+    assert not {e.text for e in world.rows[GONE]} & {r["text"] for r in _test_rows(world.job / "version")}
+    assert corrupt.read_bytes() == b"{not json"  # left as it was, for an operator to restore
+    world.ingestion.erase_customer("acme", GONE, "key:test")
+    assert world.runner.forget_erased().as_dict()["unreadable_folders"] == 1

@@ -35,9 +35,10 @@ reports and registers the version it trained.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ PAGE = "report.html"
 TEST_SPLIT = Path("report") / "test.jsonl"
 REPORT = Path("report") / "metrics.json"
 ERASED = "erased_after_evaluation"
+
+log = logging.getLogger("salesai.training.erasure")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Amended:
     test_split_rows: int = 0  # rows of versions' test splits
     report_errors: int = 0  # worst-error entries of evaluation reports
     training_files: int = 0  # files rewritten, job report pages included
+    unreadable_folders: int = 0  # folders with a corrupt or unreadable file: not amended (retried on start)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -152,10 +156,12 @@ def forget_erased(db: Database, job_folders: Iterable[Path], version_folders: It
     service was unreachable, or while a worker trained on them). Both ids are primary keys that only erasure
     deletes, so a row that names an id this database no longer holds belongs to an erased customer."""
     job_folders, version_folders = list(job_folders), list(version_folders)
-    named = _named(job_folders, version_folders)
-    if not named:
-        return Amended()
-    return amend(job_folders, version_folders, _gone(db, named))
+    unreadable: set[Path] = set()
+    named = _named(job_folders, version_folders, unreadable)
+    amended = amend(job_folders, version_folders, _gone(db, named)) if named else Amended()
+    # a file that cannot be read may still quote an erased customer: its folder stays reported until repaired
+    amended.unreadable_folders = max(amended.unreadable_folders, len(unreadable))
+    return amended
 
 
 def amend(job_folders: Iterable[Path], version_folders: Iterable[Path], doomed: Doomed) -> Amended:
@@ -165,11 +171,25 @@ def amend(job_folders: Iterable[Path], version_folders: Iterable[Path], doomed: 
         return amended
     legacy: dict[str, frozenset[str]] = {}  # data_hash → texts of the dataset rows cut (rows without ids)
     for folder in job_folders:
-        amended.add(_amend_job(folder, doomed, legacy))
+        amended.add(_guarded(folder, lambda f=folder: _amend_job(f, doomed, legacy)))
     for folder in version_folders:
-        texts = legacy.get(_data_hash(folder), frozenset())
-        amended.add(_amend_version(folder, replace(doomed, texts=texts))[0])
+
+        def version(f: Path = folder) -> Amended:
+            return _amend_version(f, replace(doomed, texts=legacy.get(_data_hash(f), frozenset())))[0]
+
+        amended.add(_guarded(folder, version))
     return amended
+
+
+def _guarded(folder: Path, cut: Callable[[], Amended]) -> Amended:
+    """One folder's cut; a corrupt or unreadable file there leaves that folder as it is, never the others."""
+    try:
+        return cut()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        log.error(
+            "erasure: a training folder has an unreadable file; it was not amended", extra={"folder": folder.name}
+        )
+        return Amended(unreadable_folders=1)
 
 
 def _amend_job(folder: Path, doomed: Doomed, legacy: dict[str, frozenset[str]]) -> Amended:
@@ -285,11 +305,11 @@ def _replace(path: Path, body: bytes) -> None:
         raise
 
 
-def _named(job_folders: list[Path], version_folders: list[Path]) -> Doomed:
-    """Every id that a row of these folders names."""
+def _named(job_folders: list[Path], version_folders: list[Path], unreadable: set[Path]) -> Doomed:
+    """Every id that a row of these folders names (the folders of files that cannot be read go to ``unreadable``)."""
     items: set[str] = set()
     interactions: set[str] = set()
-    for record in _rows(job_folders, version_folders):
+    for record in _rows(job_folders, version_folders, unreadable):
         if isinstance(item := record.get("item_id"), str) and item:
             items.add(item)
         if isinstance(interaction := record.get("interaction_id"), str) and interaction:
@@ -297,16 +317,20 @@ def _named(job_folders: list[Path], version_folders: list[Path]) -> Doomed:
     return Doomed(frozenset(items), frozenset(interactions))
 
 
-def _rows(job_folders: list[Path], version_folders: list[Path]) -> Iterator[dict[str, Any]]:
+def _rows(job_folders: list[Path], version_folders: list[Path], unreadable: set[Path]) -> Iterator[dict[str, Any]]:
     paths = [p for f in job_folders for p in (f / DATASET, f / "version" / TEST_SPLIT, f / "version" / REPORT)]
     paths += [p for f in version_folders for p in (f / TEST_SPLIT, f / REPORT)]
     for path in paths:
         if not path.is_file():
             continue
-        if path.suffix == ".jsonl":
-            yield from (_record(line) for line in path.read_bytes().splitlines())
-        else:
-            yield from json.loads(path.read_text(encoding="utf-8")).get("worst_errors", [])
+        try:
+            if path.suffix == ".jsonl":
+                yield from (_record(line) for line in path.read_bytes().splitlines())
+            else:
+                yield from json.loads(path.read_text(encoding="utf-8")).get("worst_errors", [])
+        except (OSError, ValueError, AttributeError):
+            log.error("erasure: an unreadable training file was skipped", extra={"file": path.name})
+            unreadable.add(path.parent.parent if path.parent.name == "report" else path.parent)
 
 
 def _gone(db: Database, named: Doomed, batch: int = 500) -> Doomed:
