@@ -157,8 +157,8 @@ cmd_build() {
     tag=$(tag_of "$name")
     log "building $tag from $context (log: $WORK/build-$name.log)"
     start=$(date +%s)
-    # --format docker keeps HEALTHCHECK (the OCI image format has no such field); --ignorefile because buildah
-    # 1.28 does not read the per-Dockerfile <name>.Dockerfile.dockerignore that BuildKit reads.
+    # --format docker keeps HEALTHCHECK (the OCI image format has no such field, podman drops it by default);
+    # --ignorefile names the per-Dockerfile ignore file explicitly (buildah 1.28 finds it by itself, as BuildKit).
     "${NICE[@]}" podman build "${args[@]}" \
       -f "$context/infra/docker/$name.Dockerfile" --ignorefile "$context/infra/docker/$name.Dockerfile.dockerignore" \
       -t "$tag" "$context" >"$WORK/build-$name.log" 2>&1 || die "$name failed: tail $WORK/build-$name.log"

