@@ -1,5 +1,6 @@
-"""``/v1/analyze``: one call that ingests a message (redacted and stored), classifies it and the lead's recent
-messages in one pass, stores those predictions, rescores the lead through the leads service and returns the
+"""``/v1/analyze``: one call that ingests a message (redacted and stored), classifies it together with those of
+the lead's recent messages that were never classified (one pass; a message with stored predictions is not
+classified again), stores those predictions, rescores the lead through the leads service and returns the
 next-action suggestions it stored, with confidence, evidence and editable AI drafts.
 
 The body's ``lead_score`` is used only when no scoring model has been trained yet (``score_source: "request"``).
@@ -121,24 +122,11 @@ async def analyze(
     timing = ServerTiming(response)
     if body.direction == "outbound":
         return await _outbound(caller.tenant_id, body, backends, options)
-    ingest = body.to_pb(caller.tenant_id)
-    history_ids = [i for i in dict.fromkeys(body.recent_interaction_ids)]
-    replies = await asyncio.gather(
-        backends.ingestion.Ingest(ingest, **options),
-        *(
-            backends.ingestion.GetInteraction(
-                ingestion_pb2.GetInteractionRequest(tenant_id=caller.tenant_id, interaction_id=i), **options
-            )
-            for i in history_ids
-        ),
-    )
+    created, history, known = await _receive(backends, caller.tenant_id, body, options)
     timing.mark("ingest")
-    created = replies[0]
     current = InteractionPublic.from_pb(created.interaction)
-    history = [
-        InteractionPublic.from_pb(pb) for pb in replies[1:] if pb.id != current.id and pb.direction != "outbound"
-    ]
-    interactions = [*history, current]
+    # a recent message the leads service holds predictions for was classified when it came: not again
+    interactions = [*(h for h in history if h.id != current.id and h.id not in known), current]
     classified = await backends.inference.Classify(
         inference_pb2.ClassifyRequest(
             tenant_id=caller.tenant_id,
@@ -170,6 +158,28 @@ async def analyze(
     reply.score_source = SOURCE_NAMES.get(suggested.score_source, "none")  # type: ignore[assignment]
     reply.score = ScorePublic.from_pb(suggested.score).model_dump(mode="json") if suggested.HasField("score") else None
     return reply
+
+
+async def _receive(
+    backends: Backends, tenant_id: str, body: AnalyzeCreate, options: dict[str, object]
+) -> tuple[ingestion_pb2.IngestResponse, list[InteractionPublic], set[str]]:
+    """Ingest the message and read the recent ones (the customer's), all at once; for a lead, also which of the
+    recent ones already have stored predictions."""
+    ids = list(dict.fromkeys(body.recent_interaction_ids))
+    reads = [
+        backends.ingestion.GetInteraction(
+            ingestion_pb2.GetInteractionRequest(tenant_id=tenant_id, interaction_id=i), **options
+        )
+        for i in ids
+    ]
+    classified = []
+    if body.lead_id and ids:
+        lookup = scoring_pb2.GetPredictionsRequest(tenant_id=tenant_id, interaction_ids=ids)
+        classified.append(backends.scoring.GetPredictions(lookup, **options))
+    replies = await asyncio.gather(backends.ingestion.Ingest(body.to_pb(tenant_id), **options), *reads, *classified)
+    history = [InteractionPublic.from_pb(pb) for pb in replies[1 : 1 + len(ids)] if pb.direction != "outbound"]
+    known = {item.interaction_id for item in replies[-1].interactions} if classified else set()
+    return replies[0], history, known
 
 
 async def _outbound(

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ScoreSource = Literal["model", "request", "none"]
 DEFAULT_TOP = 5
 DEFAULT_LIMIT = 3
+MAX_PREDICTION_LOOKUP = 100
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,16 @@ class LeadsCore:
 
     def get(self, tenant_id: str, lead_id: str) -> LeadRecord:
         return self.store.get(tenant_id, check_id(lead_id, "lead_id"))
+
+    def stored_predictions(self, tenant_id: str, interaction_ids: Sequence[str]) -> dict[str, list[StoredPrediction]]:
+        if len(interaction_ids) > MAX_PREDICTION_LOOKUP:
+            raise InvalidArgument(
+                f"at most {MAX_PREDICTION_LOOKUP} interaction ids per call, got {len(interaction_ids)}",
+                field="interaction_ids",
+            )
+        for interaction_id in interaction_ids:
+            check_id(interaction_id, "interaction_ids")
+        return self.store.stored_predictions(check_id(tenant_id, "tenant_id"), interaction_ids)
 
     def record_predictions(self, tenant_id: str, items: Sequence[tuple[str, Sequence[StoredPrediction]]]) -> int:
         return self.store.record_predictions(check_id(tenant_id, "tenant_id"), items)

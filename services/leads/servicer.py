@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import grpc
+from salesai.common.v1 import types_pb2
 from salesai.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from salesai.suggestions.v1 import suggestions_pb2, suggestions_pb2_grpc
 
@@ -84,11 +85,41 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         stored = self.core.record_predictions(request.tenant_id, predictions_from_pb(request.interactions))
         return scoring_pb2.RecordPredictionsResponse(stored=stored)
 
+    def GetPredictions(
+        self, request: scoring_pb2.GetPredictionsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.GetPredictionsResponse:
+        found = self.core.stored_predictions(request.tenant_id, list(request.interaction_ids))
+        return scoring_pb2.GetPredictionsResponse(
+            interactions=[
+                scoring_pb2.InteractionPredictions(interaction_id=i, predictions=[stored_to_pb(p) for p in found[i]])
+                for i in request.interaction_ids
+                if i in found
+            ]
+        )
+
     def EraseCustomer(
         self, request: scoring_pb2.EraseCustomerRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.EraseCustomerResponse:
         erased = self.core.erase_customer(request.tenant_id, request.customer_id, request.actor)
         return scoring_pb2.EraseCustomerResponse(erased=erased.as_dict())
+
+
+def stored_to_pb(p: StoredPrediction) -> types_pb2.Prediction:
+    return types_pb2.Prediction(
+        task=p.task,
+        label=p.label,
+        confidence=p.confidence,
+        model_version=p.model_version,
+        evidence=[
+            types_pb2.EvidenceSpan(
+                start=int(e.get("start", 0)),
+                end=int(e.get("end", 0)),
+                text=str(e.get("text", "")),
+                weight=float(e.get("weight", 0.0)),
+            )
+            for e in p.evidence
+        ],
+    )
 
 
 def predictions_from_pb(

@@ -255,6 +255,20 @@ class LeadStore:
                 s.flush()
             return self._record(s, row), created
 
+    def stored_predictions(self, tenant_id: str, interaction_ids: Sequence[str]) -> dict[str, list[StoredPrediction]]:
+        """The newest stored prediction per task of each of the tenant's ``interaction_ids`` that has any."""
+        with self.db.session() as s:
+            found = self._predictions(s, list(dict.fromkeys(interaction_ids)))
+            return {
+                interaction_id: [
+                    StoredPrediction(p.task, p.label, p.confidence, p.model_version, tuple(p.evidence))
+                    for p in per_task.values()
+                    if p.tenant_id == tenant_id
+                ]
+                for interaction_id, per_task in found.items()
+                if any(p.tenant_id == tenant_id for p in per_task.values())
+            }
+
     def record_predictions(self, tenant_id: str, items: Sequence[tuple[str, Sequence[StoredPrediction]]]) -> int:
         """Store predictions of the tenant's interactions; an unknown interaction is NotFound (nothing stored)."""
         stored = 0

@@ -140,6 +140,57 @@ def test_analyze_searches_similar_won_cases_with_the_vector_of_its_own_classific
     assert set(stages) == {"ingest", "classify", "suggest"} and all(float(v) >= 0 for v in stages.values())
 
 
+def _classified(task: str = "intent") -> float:
+    """Texts the inference service has classified for ``task`` (its Prometheus counter; it runs in this process)."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "salesai_inference_predictions"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("task") == task
+    )
+
+
+def test_analyze_classifies_only_the_recent_messages_never_classified(
+    client: TestClient, tokens: dict[str, str], migrated_url: str
+) -> None:
+    """A recent message analyzed before keeps its stored predictions; one ingested without classification is
+    classified with the new message, and its predictions are stored; the playbook sees all three."""
+    crm = tokens["crm_backend"]
+    seen = client.post(
+        "/v1/analyze",
+        json={"external_id": "r-1", "lead_id": "lead-r", "text": "你们的报价太贵了，能便宜一点吗？"},
+        headers=auth(crm),
+    )
+    assert seen.status_code == 200, seen.text
+    plain = client.post(
+        "/v1/interactions",
+        json={"external_id": "r-2", "lead_id": "lead-r", "text": "价格还是太高，别家便宜百分之二十。"},
+        headers=auth(crm),
+    )
+    assert plain.status_code in (200, 201), plain.text
+    ids = [seen.json()["interaction"]["id"], plain.json()["interaction"]["id"]]
+
+    before = _classified()
+    reply = client.post(
+        "/v1/analyze",
+        json={
+            "external_id": "r-3",
+            "lead_id": "lead-r",
+            "text": "如果价格能再降一点，我们这个月就签。",
+            "recent_interaction_ids": ids,
+        },
+        headers=auth(crm),
+    )
+    assert reply.status_code == 200, reply.text
+    assert _classified() - before == 2  # the new message and the unclassified one; not the analyzed one
+    db = Database(migrated_url)
+    with db.session() as s:
+        stored = {(p.interaction_id, p.task) for p in s.scalars(select(InteractionPrediction))}
+    db.dispose()
+    assert {(i, t) for i in [*ids, reply.json()["interaction"]["id"]] for t in ("intent", "risk")} <= stored
+
+
 def test_without_a_scoring_model_analyze_falls_back_to_the_body_score(
     client: TestClient, tokens: dict[str, str]
 ) -> None:

@@ -285,6 +285,34 @@ def test_predictions_for_an_unknown_interaction_store_nothing(stubs, migrated_ur
     assert _count(migrated_url, InteractionPrediction) == 0
 
 
+def test_stored_predictions_are_read_back_per_tenant(stubs, migrated_url: str) -> None:
+    """GetPredictions: the newest prediction per task of each classified message; unclassified, unknown and other
+    tenants' messages are left out; too many ids or a bad id is INVALID_ARGUMENT."""
+    scoring, _ = stubs
+    ids = _store_messages(migrated_url, "acme", "L-6", [FREEZE, "hello", "价格能再便宜点吗"])
+    scoring.RecordPredictions(_predictions("acme", [(ids[0], "budget_freeze"), (ids[2], "info_request")]))
+    scoring.RecordPredictions(_predictions("acme", [(ids[2], "pricing_inquiry")]))  # the same version: kept
+    newer = _predictions("acme", [(ids[2], "pricing_inquiry")])
+    for p in newer.interactions[0].predictions:
+        p.model_version = "v2"
+    scoring.RecordPredictions(newer)
+    reply = scoring.GetPredictions(
+        scoring_pb2.GetPredictionsRequest(tenant_id="acme", interaction_ids=[ids[2], ids[1], "0" * 32, ids[0]])
+    )
+    got = {i.interaction_id: {p.task: (p.label, p.model_version) for p in i.predictions} for i in reply.interactions}
+    assert [i.interaction_id for i in reply.interactions] == [ids[2], ids[0]]  # in the order asked
+    assert got[ids[0]] == {"intent": ("budget_freeze", "v1"), "risk": ("high", "v1")}
+    assert got[ids[2]] == {"intent": ("pricing_inquiry", "v2"), "risk": ("high", "v2")}
+    spans = next(p for p in reply.interactions[1].predictions if p.task == "intent").evidence
+    assert [(e.start, e.end, e.text) for e in spans] == [(0, 4, "预算冻结")]
+    other = scoring.GetPredictions(scoring_pb2.GetPredictionsRequest(tenant_id="globex", interaction_ids=ids))
+    assert list(other.interactions) == []
+    for bad in (["x" * 201], [ids[0]] * 101):
+        with pytest.raises(grpc.RpcError) as err:
+            scoring.GetPredictions(scoring_pb2.GetPredictionsRequest(tenant_id="acme", interaction_ids=bad))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_won_outcome_feeds_the_similar_index(stubs, migrated_url: str, leads_service) -> None:
     scoring, suggestions = stubs
     scoring.UpsertLead(scoring_pb2.UpsertLeadRequest(tenant_id="acme", lead_id="W-1", stage="negotiation"))
