@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -113,7 +115,9 @@ class Factor:
         return asdict(self)
 
 
-def top_factors(row: pd.Series, contributions: np.ndarray, features: list[Feature], per_side: int = 3) -> list[Factor]:
+def top_factors(
+    row: pd.Series | Mapping[str, Any], contributions: np.ndarray, features: list[Feature], per_side: int = 3
+) -> list[Factor]:
     """The ``per_side`` largest positive then the ``per_side`` largest negative contributions of one row."""
     order = np.argsort(-contributions, kind="mergesort")
     positive = [i for i in order if contributions[i] > 0][:per_side]
@@ -121,6 +125,7 @@ def top_factors(row: pd.Series, contributions: np.ndarray, features: list[Featur
     return [_factor(features[i], row[features[i].name], float(contributions[i])) for i in positive + negative]
 
 
+@lru_cache(maxsize=4096)
 def zh_label(column: str) -> str:
     """A Chinese label for a column name, or the name itself when a word is not in the glossary."""
     words = [w.lower() for w in re.split(r"[_\-\s]+|(?<=[a-z])(?=[A-Z])", column) if w]

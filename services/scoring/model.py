@@ -4,6 +4,7 @@
     result = train(frame, TrainConfig(target="outcome", time_column="created_at"))
     result.report["holdout"]["auc"]
     for line in result.model.explain(new_rows): ...
+    result.model.score_row({"industry": "retail", "company_size": 120, ...}).probability  # one lead, no pandas
 
 The rows are split once (latest 20% held out by time, or a stratified 20%); the held-out part is touched
 only to write the report. With enough data (``min_per_class`` positives and negatives in the training part)
@@ -13,7 +14,7 @@ naive-Bayes model is fitted and calibrated out-of-fold, and the report says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +25,13 @@ from sklearn.model_selection import StratifiedKFold
 from services.common.errors import InvalidArgument
 from services.scoring.config import TrainConfig
 from services.scoring.estimators import Calibrator, NaiveBayesScorer, Scorer, fit_lightgbm
-from services.scoring.explain import top_factors
+from services.scoring.explain import Factor, top_factors
 from services.scoring.metrics import best_f1_threshold, evaluate
 from services.scoring.split import Split, split_rows
 from services.scoring.table import (
     Feature,
     FeaturePlan,
+    encode_row,
     parse_target,
     parse_times,
     plan_features,
@@ -39,6 +41,17 @@ from services.scoring.table import (
 
 #: Fewer positives or negatives than this in the training part cannot be modelled at all.
 ABSOLUTE_MIN_PER_CLASS = 5
+
+
+@dataclass(frozen=True)
+class RowScore:
+    """One row's calibrated probability, its log-odds split into per-feature contributions plus a base value,
+    and the strongest of them as factors."""
+
+    probability: float
+    base_value: float
+    contributions: np.ndarray
+    factors: list[Factor]
 
 
 @dataclass
@@ -75,6 +88,20 @@ class ScoringModel:
                 "probability": round(float(probability[position]), 6),
                 "factors": [f.as_dict() for f in top_factors(row, parts[position], self.features, per_side)],
             }
+
+    def score_row(self, row: Mapping[str, Any], per_side: int = 3) -> RowScore:
+        """Score one row given as a mapping of feature values (live scoring of one lead) without pandas: the
+        same numbers, factors and errors as the pandas path on a one-row frame. A feature missing from ``row``
+        counts as a missing value; other keys are ignored."""
+        cells = {f.name: row.get(f.name) for f in self.features}
+        parts, base = self.scorer.contributions_array(encode_row(cells, self.features))
+        base_value = float(base[0])
+        return RowScore(
+            probability=self.calibrator.one(parts[0].sum() + base_value),
+            base_value=base_value,
+            contributions=parts[0],
+            factors=top_factors(cells, parts[0], self.features, per_side),
+        )
 
 
 def _json_id(value: Any) -> Any:

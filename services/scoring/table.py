@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,10 @@ FeatureKind = Literal["numeric", "boolean", "categorical"]
 _POSITIVE = frozenset({"yes", "true", "1", "1.0", "won"})
 _NEGATIVE = frozenset({"no", "false", "0", "0.0", "lost"})
 _BOOLEAN_TEXT = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
+_BOOLEAN_VALUES = {**_BOOLEAN_TEXT, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+#: Cell types :func:`encode_row` converts itself (after ``.item()`` on numpy scalars); others go through pandas.
+_PLAIN_TYPES = frozenset({type(None), bool, int, float, str})
+_INT64 = range(-(2**63), 2**63)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -33,6 +39,11 @@ class Feature:
     kind: FeatureKind
     #: The known values of a categorical feature, in the order the model encodes them.
     categories: tuple[str, ...] = ()
+
+    @cached_property
+    def codes(self) -> dict[str, int]:
+        """Each known category's code: its position in ``categories``."""
+        return {category: code for code, category in enumerate(self.categories)}
 
 
 @dataclass
@@ -145,6 +156,56 @@ def prepare_features(frame: pd.DataFrame, features: list[Feature]) -> pd.DataFra
     return pd.DataFrame(columns, index=frame.index)
 
 
+def encode_row(row: Mapping[str, Any], features: Sequence[Feature]) -> np.ndarray:
+    """One row as the model's input matrix ``[1, features]`` (float64), without pandas.
+
+    Numbers and booleans come out as :func:`prepare_features` makes them; a categorical as its code in
+    ``feature.categories``, NaN when missing or unseen (how LightGBM encodes a pandas categorical, see
+    :func:`encode_frame`). A feature missing from ``row`` is a missing value. Plain cells (None, bool, int, float,
+    str, numpy scalars) are converted here; any other type, a number written as text and a value that does not
+    convert send the row through :func:`prepare_features`, so values and errors are the same as there.
+    """
+    out = np.empty((1, len(features)))
+    for j, feature in enumerate(features):
+        value = _encode_plain(feature, row.get(feature.name))
+        if value is None:
+            frame = pd.DataFrame([{f.name: row.get(f.name, np.nan) for f in features}])
+            return encode_frame(prepare_features(frame, list(features)), features)
+        out[0, j] = value
+    return out
+
+
+def encode_frame(X: pd.DataFrame, features: Sequence[Feature]) -> np.ndarray:
+    """The output of :func:`prepare_features` as a float64 matrix: categoricals as their codes, missing as NaN
+    (what LightGBM's ``_data_from_pandas`` does with the categories it was trained on)."""
+    columns = []
+    for feature in features:
+        if feature.kind == "categorical":
+            codes = X[feature.name].cat.codes.to_numpy()
+            columns.append(np.where(codes < 0, np.nan, codes.astype(float)))
+        else:
+            columns.append(X[feature.name].to_numpy(dtype=float))
+    return np.column_stack(columns) if columns else np.empty((len(X), 0))
+
+
+def _encode_plain(feature: Feature, value: object) -> float | None:
+    """One cell as :func:`prepare_features` would encode it, or None to leave the cell to pandas."""
+    if isinstance(value, np.generic):
+        value = value.item()  # as pandas sees it: a float32 as the float64 it widens to
+    if type(value) not in _PLAIN_TYPES or (type(value) is int and value not in _INT64):
+        return None
+    if feature.kind == "categorical":
+        text = _as_category(value)
+        code = feature.codes.get(text) if isinstance(text, str) else None
+        return np.nan if code is None else float(code)
+    if feature.kind == "boolean":
+        truth = _as_text(value)
+        return np.nan if truth is None else _BOOLEAN_VALUES.get(truth)
+    if isinstance(value, int | float):  # bool included, as True → 1.0
+        return float(value)
+    return np.nan if value is None else None  # text: pd.to_numeric's rules decide
+
+
 def _type_column(values: pd.Series, max_categories: int) -> tuple[Feature | None, str]:
     name = str(values.name)
     present = values.dropna()
@@ -185,7 +246,7 @@ def _as_category(value: object) -> object:
 
 def _as_boolean(values: pd.Series) -> pd.Series:
     text = values.map(_as_text)
-    mapped = text.map(lambda v: _BOOLEAN_TEXT.get(v, {"1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}.get(v)))
+    mapped = text.map(_BOOLEAN_VALUES.get)
     bad = values[text.notna() & mapped.isna()]
     if len(bad):
         raise InvalidArgument(f"column {values.name!r}: expected true/false or yes/no, found {bad.iloc[0]!r}")
