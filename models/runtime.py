@@ -118,31 +118,42 @@ def _predict_group(
     The members' upper layers run stacked (one batched computation, see :mod:`models.stacked`) where the
     architecture allows, else one after the other. Evidence is gradient × input at the shared boundary: with
     stacked layers each member gets its own copy of the shared states, so one backward pass gives every task its
-    own gradient (the embedder's row takes no part in the loss).
+    own gradient. The embedder takes no part in the loss: with evidence asked for it runs in a stack of its own,
+    so the backward pass covers the tasks' rows only.
     """
+    tasks = [m for m in members if isinstance(m, TaskModel)]
+    if explain and tasks and len(tasks) < len(members):
+        others = [m for m in members if not isinstance(m, TaskModel)]
+        found = dict(
+            zip(map(id, tasks), _predict_group(encoder, tasks, batch, shared, texts, True, top_k), strict=True)
+        )
+        found.update(
+            zip(map(id, others), _predict_group(encoder, others, batch, shared, texts, False, top_k), strict=True)
+        )
+        return [found[id(m)] for m in members]
     stack = encoder.stacked(members)
     if stack is None:
         return [_run_member(encoder, m, batch, shared, texts, explain, top_k) for m in members]
     n = len(members)
-    tasks = [i for i, m in enumerate(members) if isinstance(m, TaskModel)]
+    rows = [i for i, m in enumerate(members) if isinstance(m, TaskModel)]
     attributions: dict[int, list[list[float]]] = {}
     log_probs: dict[int, torch.Tensor] = {}
-    if explain and tasks:
+    if explain and rows:
         with torch.enable_grad():
             hidden = shared.detach().expand(n, -1, -1).clone().requires_grad_(True)
             states = stack(hidden, batch.mask)
-            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in tasks}
+            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in rows}
             torch.stack(
                 [lp.gather(1, lp.argmax(dim=-1, keepdim=True)).sum() for lp in log_probs.values()]
             ).sum().backward()
             assert hidden.grad is not None
             per_token = (hidden.grad.float() * hidden.detach().float()).sum(-1).cpu()  # [N, T]
-        attributions = {i: [values.tolist() for values in batch.per_text(per_token[i])] for i in tasks}
+        attributions = {i: [values.tolist() for values in batch.per_text(per_token[i])] for i in rows}
         states = states.detach()
     else:
         with torch.inference_mode():
             states = stack(shared.expand(n, -1, -1), batch.mask)
-            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in tasks}
+            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in rows}
     out: list[list[Output]] = []
     for i, member in enumerate(members):
         if isinstance(member, TaskModel):
