@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from services.common.errors import FailedPrecondition
 from services.leads.store import LeadHistory
-from services.scoring.explain import Factor, top_factors
+from services.scoring.explain import Factor
 from services.scoring.model import ScoringModel
 from services.scoring.registry import ScoringRegistry
 from services.scoring.signals import RISK_LEVEL, Touch, lead_features
@@ -107,15 +104,12 @@ class LiveScorer:
         """Score the lead now; ``top`` positive and ``top`` negative factors, strongest first."""
         version, model, _ = self.model()
         row = feature_row(history, as_of or datetime.now(UTC), self.window_days)
-        frame = pd.DataFrame([{f.name: row.get(f.name, np.nan) for f in model.features}])
-        parts, base = model.scorer.contributions(model.inputs(frame))
-        base_value = float(np.asarray(base).reshape(-1)[0])
-        probability = float(model.calibrator(np.asarray([parts[0].sum() + base_value]))[0])
+        scored = model.score_row(row, per_side=top)  # no pandas: a one-row frame cost more than the model
         return LeadScore(
             lead_id=history.lead.lead_id if history.lead else "",
-            probability=probability,
-            factors=top_factors(frame.iloc[0], parts[0], model.features, per_side=top),
-            base_value=base_value,
+            probability=scored.probability,
+            factors=scored.factors,
+            base_value=scored.base_value,
             model_version=version,
             model_kind=model.kind,
             fallback=model.kind != "lightgbm",
