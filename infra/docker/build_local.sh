@@ -10,23 +10,26 @@
 #   infra/docker/build_local.sh base                      # debootstrap → localhost/python:3.11-slim-bookworm
 #   infra/docker/build_local.sh build gateway ingestion   # the images (default: all five)
 #   infra/docker/build_local.sh smoke gateway ingestion   # run them, check health, uid, a gateway request
-#   infra/docker/build_local.sh all                       # base, build and smoke of the default images
+#   infra/docker/build_local.sh all                       # base, build and smoke of all five images
 #   infra/docker/build_local.sh sizes | clean             # image sizes; remove every image, container and the rootfs
 #
 # Run as root on Debian 12 (apt-get install podman buildah debootstrap runc). Never in CI (a 2-core runner takes
 # far too long): this is a manual, session-level check. Everything lands in $BUILD_LOCAL_DIR, never in the
 # checkout. Environment:
-#   BUILD_LOCAL_DIR     podman storage, configuration, the Debian root file system, logs (/var/tmp/salesai-build)
-#   BUILD_LOCAL_REF     build from this git ref (`git archive`) instead of the working tree, e.g. HEAD
-#   BUILD_LOCAL_EXTRA_CA_DIR  *.crt the local base image trusts: a TLS-intercepting egress proxy's CA
-#                         (/usr/local/share/ca-certificates, the host's own extra certificates)
-#   BUILD_LOCAL_TORCH_WHEELS  folder holding torch-<TORCH_VERSION>*.whl, served to the build (/opt/wheels);
-#                         empty: torch from TORCH_INDEX_URL, the Dockerfiles' default
+#   BUILD_LOCAL_DIR           podman storage and configuration, the Debian root file system, logs
+#                             (/var/tmp/salesai-build)
+#   BUILD_LOCAL_REF           build from this git ref (`git archive`) instead of the working tree, e.g. HEAD
+#   BUILD_LOCAL_EXTRA_CA_DIR  *.crt the local base image trusts, for a TLS-intercepting egress proxy
+#                             (/usr/local/share/ca-certificates: the host's own extra certificates)
+#   BUILD_LOCAL_TORCH_WHEELS  folder holding torch-<TORCH_VERSION>*.whl, served to the builds (/opt/wheels);
+#                             empty: torch from TORCH_INDEX_URL, the Dockerfiles' default
 #   BUILD_LOCAL_WHEELS_PORT   127.0.0.1 port of that wheel server (18765; fixed, so the layer cache stays valid)
-#   SALESAI_VERSION       image tag (0.1.0; inference gets -cpu)
-#   BUILD_LOCAL_DATABASE_URL  database of the smoke run (default: SQLite in a shared volume)
-#   BUILD_LOCAL_PORT_BASE     smoke ports: +0 gateway, +1 ingestion, +2 inference, +4 leads, +10.. metrics (18000)
-#   NICE                  prefix of every heavy command ("nice -n 19 ionice -c3")
+#   BUILD_LOCAL_DATABASE_URL  database of the smoke run (default: SQLite in the shared volume)
+#   BUILD_LOCAL_PORT_BASE     smoke ports: gateway +0, ingestion +1, inference +2, training +3, leads +4,
+#                             metrics +11..+14 (18000)
+#   BUILD_LOCAL_KEEP          set: the smoke run leaves its containers running (stop: build_local.sh smoke-stop)
+#   SALESAI_VERSION           image tag (0.1.0; inference and training get -cpu), as in compose.yaml
+#   NICE                      prefix of every heavy command ("nice -n 19 ionice -c3")
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -228,8 +231,10 @@ run_service() { # name image [podman run options...] [-- command...]
   while (($#)) && [[ $1 != -- ]]; do opts+=("$1") && shift; done
   [[ ${1:-} != -- ]] || shift
   podman rm -f "$SMOKE-$name" >/dev/null 2>&1 || true
+  # --health-interval disable: podman schedules health checks with systemd timers, absent here; the checks are run
+  # on demand instead (podman healthcheck run: the image's HEALTHCHECK command, inside the container)
   "${NICE[@]}" podman run -d --name "$SMOKE-$name" --network host --user 10001:10001 --read-only --tmpfs /tmp \
-    -v "$SMOKE-data:/data" --env-file "$WORK/smoke.env" "${opts[@]}" "$image" "$@" >/dev/null
+    -v "$SMOKE-data:/data" --env-file "$WORK/smoke.env" --health-interval disable "${opts[@]}" "$image" "$@" >/dev/null
 }
 
 start_service() { # name: as compose.yaml runs it
@@ -271,6 +276,7 @@ cmd_smoke() {
   : >"$WORK/smoke-results.txt"
   smoke_env
   cmd_smoke_stop
+  [[ -n ${BUILD_LOCAL_KEEP:-} ]] || trap 'cmd_smoke_stop' EXIT
   podman volume create "$SMOKE-data" >/dev/null
   log "migrations: salesai db upgrade (gateway image, as the compose service migrate)"
   "${NICE[@]}" podman run --rm --network host --user 10001:10001 --read-only --tmpfs /tmp -v "$SMOKE-data:/data" \
@@ -294,7 +300,6 @@ cmd_smoke() {
   done
   log "results ($WORK/smoke-results.txt):"
   cat "$WORK/smoke-results.txt" >&2
-  [[ -n ${BUILD_LOCAL_KEEP:-} ]] || cmd_smoke_stop
 }
 
 smoke_gateway() {
@@ -358,13 +363,18 @@ cmd_clean() {
   log "removed $WORK"
 }
 
-case ${1:-} in
-  base) cmd_base ;;
-  build) shift; cmd_build "$@" ;;
-  smoke) shift; cmd_smoke "$@" ;;
-  smoke-stop) cmd_smoke_stop ;;
-  sizes) cmd_sizes ;;
-  all) cmd_base; cmd_build; cmd_smoke ;;
-  clean) cmd_clean ;;
-  *) sed -n '2,30p' "$0"; exit 2 ;;
-esac
+main() {
+  case ${1:-} in
+    base) cmd_base ;;
+    build) shift && cmd_build "$@" ;;
+    smoke) shift && cmd_smoke "$@" ;;
+    smoke-stop) cmd_smoke_stop ;;
+    sizes) cmd_sizes ;;
+    all) cmd_base && cmd_build && cmd_smoke ;;
+    clean) cmd_clean ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d' && exit 2 ;;
+  esac
+}
+
+# on one line: bash has read the whole file before main runs, so editing the script meanwhile is safe
+main "$@"; exit $?

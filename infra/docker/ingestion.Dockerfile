@@ -7,10 +7,10 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# ---------------------------------------------------------------------------------------------------- builder
-# One virtual environment in /opt/venv and the source in /app, installed editable as `make setup` does; the
-# runtime stage copies both to the same paths, so the editable install keeps working there.
-FROM ${PYTHON_IMAGE} AS builder
+# ------------------------------------------------------------------------------------------------------- deps
+# One virtual environment in /opt/venv with torch and the project's dependencies, and nothing of the source: the
+# runtime stage copies it to the same path as one large layer that changes only when pyproject.toml does.
+FROM ${PYTHON_IMAGE} AS deps
 ARG TORCH_VERSION=2.13.0
 # CPU wheels by default; a CUDA build passes --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -31,15 +31,17 @@ RUN python -m venv /opt/venv \
       pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; \
     fi
 WORKDIR /app
-# Dependencies before the source, so a source change does not reinstall them (torch is already satisfied).
-COPY pyproject.toml README.md ./
+# The dependencies listed in pyproject.toml (torch is already satisfied), before and without the source.
+COPY pyproject.toml ./
 RUN python -c "import tomllib; print(chr(10).join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
       > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt
+
+# ---------------------------------------------------------------------------------------------------- builder
+# The source in /app with the protobuf code generated at build time (it is never committed), byte-compiled.
+FROM deps AS builder
 COPY . .
-# The protobuf code is generated at build time (never committed), then the project is installed without deps.
 RUN python proto/generate.py \
- && pip install --no-deps -e . \
  && python -m compileall -q services models training annotation gateway proto
 
 # ---------------------------------------------------------------------------------------------------- runtime
@@ -55,9 +57,13 @@ RUN apt-get update \
       --shell /usr/sbin/nologin salesai \
  && mkdir -p /data \
  && chown salesai:salesai /data
-COPY --from=builder /opt/venv /opt/venv
+COPY --from=deps /opt/venv /opt/venv
 COPY --from=builder /app /app
 COPY infra/docker/healthcheck.py /usr/local/bin/salesai-healthcheck
+# The project installed editable, as `make setup` does: a .pth file, the metadata and the `salesai` script, a small
+# layer, so a source change does not produce a new copy of the 2 GB virtual environment.
+RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation --no-index \
+      -e /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
