@@ -1,10 +1,18 @@
 """End-to-end ``/v1/analyze`` through the gateway: ingest (redact + store), classify intent + risk with the lead's
 recent messages, suggest — one message at a time (p50/p99) and at concurrency 8 (throughput), beside the
-plain ``/v1/interactions`` ingest and ``/v1/classify`` calls measured in the same run.
+plain ``/v1/interactions`` ingest and ``/v1/classify`` calls measured in the same run, with the time of each stage
+from the reply's ``Server-Timing`` header.
 
-Before the suite starts, a gradient-boosted scoring model is trained on a synthetic lead table whose columns are
-signals the leads service computes from the database, and registered, so every analyze call also rescores the
-lead with trees and exact TreeSHAP factors, as in production (``--no-scoring-model``: the fallback path).
+Baseline, in the same run and interleaved message by message with ``/v1/analyze``: the flow before the message
+was embedded in its classification pass, driven over gRPC straight at the same services (so without the gateway's
+REST cost): Ingest, Classify every message (the new one and the recent ones) with evidence and no embedding, then
+Suggest without vectors, so the leads service embeds the message again for its similar-case search.
+
+Before the timed calls, 20 leads with 60 messages are won, so the similar-situation index holds closed deals and
+every suggestion searches it, as in production. Before the suite starts, a gradient-boosted scoring model is
+trained on a synthetic lead table whose columns are signals the leads service computes from the database, and
+registered, so every analyze call also rescores the lead with trees and exact TreeSHAP factors, as in production
+(``--no-scoring-model``: the fallback path).
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/analyze_bench.py [-n 200] [--json out.json] [--no-scoring-model]
 """
@@ -16,6 +24,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +32,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import grpc  # noqa: E402
 import httpx  # noqa: E402
+from salesai.inference.v1 import inference_pb2, inference_pb2_grpc  # noqa: E402
+from salesai.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc  # noqa: E402
+from salesai.scoring.v1 import scoring_pb2  # noqa: E402
+from salesai.suggestions.v1 import suggestions_pb2, suggestions_pb2_grpc  # noqa: E402
 from suite_harness import running_suite  # noqa: E402
 
 from services.common.roles import Role  # noqa: E402
@@ -44,6 +58,89 @@ def timed(client: httpx.Client, path: str, bodies: list[dict]) -> dict[str, floa
         times.append((time.perf_counter() - started) * 1000)
         reply.raise_for_status()
     return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99)}
+
+
+def stats(times: list[float]) -> dict[str, float]:
+    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99)}
+
+
+class TwoPass:
+    """The baseline flow over gRPC: every message classified, the new one embedded again by the leads service."""
+
+    def __init__(self, ports: dict[str, int], tenant: str) -> None:
+        self.channels = [
+            grpc.insecure_channel(f"127.0.0.1:{ports[name]}") for name in ("ingestion", "inference", "leads")
+        ]
+        self.ingestion = ingestion_pb2_grpc.IngestionServiceStub(self.channels[0])
+        self.inference = inference_pb2_grpc.InferenceServiceStub(self.channels[1])
+        self.suggestions = suggestions_pb2_grpc.SuggestionServiceStub(self.channels[2])
+        self.tenant = tenant
+
+    def __call__(self, external_id: str, lead_id: str, text: str, recent: Sequence[str] = ()) -> bool:
+        """One message; whether the lead got suggestions (only then is the similar index searched)."""
+        request = ingestion_pb2.IngestRequest(
+            tenant_id=self.tenant, external_id=external_id, lead_id=lead_id, text=text.encode()
+        )
+        created = self.ingestion.Ingest(request).interaction
+        history = [
+            self.ingestion.GetInteraction(ingestion_pb2.GetInteractionRequest(tenant_id=self.tenant, interaction_id=i))
+            for i in recent
+        ]
+        interactions = [*history, created]
+        classified = self.inference.Classify(
+            inference_pb2.ClassifyRequest(
+                tenant_id=self.tenant,
+                texts=[i.redacted_text for i in interactions],
+                tasks=["intent", "risk"],
+                explain=True,
+                conversation_id=lead_id,
+            )
+        )
+        suggest = suggestions_pb2.SuggestRequest(tenant_id=self.tenant, lead_id=lead_id, limit=20)
+        suggest.record.extend(
+            scoring_pb2.InteractionPredictions(interaction_id=i.id, predictions=list(row.predictions))
+            for i, row in zip(interactions, classified.results, strict=True)
+        )
+        return len(self.suggestions.Suggest(suggest).suggestions) > 0
+
+    def close(self) -> None:
+        for channel in self.channels:
+            channel.close()
+
+
+def side_by_side(
+    client: httpx.Client,
+    baseline: TwoPass,
+    bodies: list[dict],  # type: ignore[type-arg]
+) -> tuple[dict[str, object], dict[str, float]]:
+    """``/v1/analyze`` and the baseline, alternately per message; analyze's figures include its stages, and both
+    are also given apart for the messages that got suggestions (a similar-case search ran) and those that did not."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    fired: list[bool] = []
+    stages: dict[str, list[float]] = {}
+    for body in bodies:
+        started = time.perf_counter()
+        reply = client.post("/v1/analyze", json={k: v for k, v in body.items() if k != "baseline_recent"})
+        ours.append((time.perf_counter() - started) * 1000)
+        reply.raise_for_status()
+        fired.append(bool(reply.json()["suggestions"]))
+        for part in reply.headers.get("server-timing", "").split(","):
+            name, _, duration = part.strip().partition(";dur=")
+            stages.setdefault(name, []).append(float(duration))
+        recent = body.get("baseline_recent", [])
+        started = time.perf_counter()
+        baseline(f"base-{body['external_id']}", f"base-{body['lead_id']}", body["text"], recent)
+        theirs.append((time.perf_counter() - started) * 1000)
+    figures: dict[str, object] = stats(ours)
+    figures["stages_p50_ms"] = {name: percentile(values, 50) for name, values in stages.items()}
+    base: dict[str, object] = stats(theirs)
+    for times, out in ((ours, figures), (theirs, base)):
+        for label, wanted in (("with_suggestions", True), ("without_suggestions", False)):
+            group = [t for t, f in zip(times, fired, strict=True) if f is wanted]
+            if group:
+                out[label] = {**stats(group), "messages": len(group)}
+    return figures, base
 
 
 def register_scoring_model(db: object, data_dir: Path) -> None:
@@ -67,11 +164,26 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-scoring-model", action="store_true", help="register no scoring model")
     args = parser.parse_args()
-    texts = [e.text for e in read_examples(DATA_DIR / "intent.jsonl") if e.split == "test"][: args.n]
+    examples = read_examples(DATA_DIR / "intent.jsonl")
+    texts = [e.text for e in examples if e.split == "test"][: args.n]
+    won_texts = [e.text for e in examples if e.split == "train"][:60]
     prepare = None if args.no_scoring_model else register_scoring_model
-    with running_suite({"crm": Role.CRM_BACKEND}, prepare) as (url, tokens):
+    ports: dict[str, int] = {}
+    with running_suite({"crm": Role.CRM_BACKEND}, prepare, ports=ports) as (url, tokens):
+        baseline = TwoPass(ports, "bench")
         headers = {"Authorization": f"Bearer {tokens['crm']}"}
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            # closed deals, as any tenant in production has: their messages fill the similar-situation index, so
+            # every suggestion searches it (the baseline's leads service embeds the message for that search)
+            for i, text in enumerate(won_texts):
+                lead = f"won-{i % 20}"
+                client.post("/v1/analyze", json={"external_id": f"won{i}", "lead_id": lead, "text": text})
+            indexed = sum(
+                client.post(f"/v1/leads/won-{n}/outcome", json={"outcome": "won"}).json()["cases_indexed"]
+                for n in range(min(20, len(won_texts)))
+            )
+            if indexed < len(won_texts):
+                raise SystemExit(f"only {indexed} of {len(won_texts)} won messages reached the similar index")
             for i, text in enumerate(texts[:10]):  # warm-up
                 warm = client.post("/v1/analyze", json={"external_id": f"w{i}", "lead_id": "w", "text": text})
             source = warm.json()["score_source"]
@@ -89,19 +201,34 @@ def main() -> None:
                     client, "/v1/interactions", [{"external_id": f"i{i}", "text": t} for i, t in enumerate(texts)]
                 ),
                 "classify_only": timed(client, "/v1/classify", [{"texts": [t]} for t in texts]),
-                "analyze": timed(client, "/v1/analyze", analyze_bodies),
             }
-            ids = [
-                client.post("/v1/interactions", json={"external_id": f"h{i}", "lead_id": "h", "text": t}).json()[
-                    "interaction"
-                ]["id"]
-                for i, t in enumerate(texts[:3])
-            ]
+            result["analyze"], result["baseline_two_pass"] = side_by_side(client, baseline, analyze_bodies)
+
+            def recent(lead: str, prefix: str) -> list[str]:
+                return [
+                    client.post(
+                        "/v1/interactions", json={"external_id": f"{prefix}{i}", "lead_id": lead, "text": t}
+                    ).json()["interaction"]["id"]
+                    for i, t in enumerate(texts[:3])
+                ]
+
+            # the three recent messages were ingested without classification; /v1/analyze classifies them with
+            # the first message and never again, the baseline classifies them with every message
+            ids, base_ids = recent("h", "h"), recent("base-h", "bh")
             with_history = [
-                {"external_id": f"b{i}", "lead_id": "h", "text": t, "recent_interaction_ids": ids}
+                {
+                    "external_id": f"b{i}",
+                    "lead_id": "h",
+                    "text": t,
+                    "recent_interaction_ids": ids,
+                    "baseline_recent": base_ids,
+                }
                 for i, t in enumerate(texts)
             ]
-            result["analyze_with_3_recent"] = timed(client, "/v1/analyze", with_history)
+            result["analyze_with_3_recent"], result["baseline_two_pass_with_3_recent"] = side_by_side(
+                client, baseline, with_history
+            )
+            baseline.close()
 
         def one(i: int) -> None:
             with httpx.Client(base_url=url, headers=headers, timeout=60) as c:

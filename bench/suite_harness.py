@@ -21,9 +21,13 @@ from services.common.storage import Database, upgrade  # noqa: E402
 
 @contextmanager
 def running_suite(
-    roles: dict[str, Role], prepare: Callable[[Database, Path], None] | None = None, tenant: str = "bench"
+    roles: dict[str, Role],
+    prepare: Callable[[Database, Path], None] | None = None,
+    tenant: str = "bench",
+    ports: dict[str, int] | None = None,
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """Yield the gateway URL and one API key per name in ``roles`` (rate limits off: one key drives the load)."""
+    """Yield the gateway URL and one API key per name in ``roles`` (rate limits off: one key drives the load);
+    ``ports``, if given, is filled with every service's port (for benches that also call the services directly)."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         env = {
@@ -42,6 +46,8 @@ def running_suite(
         db.dispose()
         suite = Suite(data_dir, default_specs("127.0.0.1", 0, 0), base_env=env)
         suite.start()
+        if ports is not None:
+            ports.update(suite.ports)
         try:
             yield f"http://127.0.0.1:{suite.ports['gateway']}", tokens
         finally:
