@@ -49,7 +49,8 @@ def classify(
     encoder: BaseEncoder, models: Sequence[TaskModel], texts: Sequence[str], *, explain: bool = True, top_k: int = 3
 ) -> list[list[Prediction]]:
     """Per text, one prediction per model, in the order given. Texts must already be redacted."""
-    return classify_many(encoder, [(models, texts)], explain=explain, top_k=top_k)[0]
+    rows = classify_many(encoder, [(models, texts)], explain=explain, top_k=top_k)[0]
+    return [[p for p in row if isinstance(p, Prediction)] for row in rows]
 
 
 def classify_many(
@@ -98,8 +99,8 @@ def classify_many(
         offset += len(batch)
     out: list[list[list[Output]]] = []
     index = 0
-    for models, request_texts in requests:
-        out.append([[found[(index + i, id(m))] for m in models] for i in range(len(request_texts))])
+    for members, request_texts in requests:
+        out.append([[found[(index + i, id(m))] for m in members] for i in range(len(request_texts))])
         index += len(request_texts)
     return out
 
@@ -142,7 +143,7 @@ def _predict_group(
         with torch.enable_grad():
             hidden = shared.detach().expand(n, -1, -1).clone().requires_grad_(True)
             states = stack(hidden, batch.mask)
-            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in rows}
+            log_probs = {i: _task_log_probs(members[i], states[i : i + 1], batch) for i in rows}
             torch.stack(
                 [lp.gather(1, lp.argmax(dim=-1, keepdim=True)).sum() for lp in log_probs.values()]
             ).sum().backward()
@@ -153,7 +154,7 @@ def _predict_group(
     else:
         with torch.inference_mode():
             states = stack(shared.expand(n, -1, -1), batch.mask)
-            log_probs = {i: _log_probs(members[i], members[i].head(states[i : i + 1], batch)) for i in rows}
+            log_probs = {i: _task_log_probs(members[i], states[i : i + 1], batch) for i in rows}
     out: list[list[Output]] = []
     for i, member in enumerate(members):
         if isinstance(member, TaskModel):
@@ -182,6 +183,11 @@ def _run_member(
         return list(_predict(encoder, member, batch, shared, texts, explain, top_k))
     with torch.inference_mode():
         return list(_embeddings(member, batch, encoder.run_upper(member.layers, shared, batch.mask)))
+
+
+def _task_log_probs(member: Member, states: torch.Tensor, batch: Batch) -> torch.Tensor:
+    assert isinstance(member, TaskModel)
+    return _log_probs(member, member.head(states, batch))
 
 
 def _log_probs(model: TaskModel, logits: torch.Tensor) -> torch.Tensor:

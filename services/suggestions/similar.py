@@ -44,7 +44,10 @@ Outcome = Literal["won", "lost"]
 class Embedder(Protocol):
     """``models.encoder.BaseEncoder`` fits: L2-normalised vectors, one per text."""
 
-    embedding_model: str  # identity of its vectors: a precomputed vector is used only when it matches
+    @property
+    def embedding_model(self) -> str:
+        """Identity of its vectors: a precomputed vector is used only when it matches."""
+        ...
 
     def embed(self, texts: Sequence[str], prefix: str = "") -> Any: ...
 

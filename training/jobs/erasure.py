@@ -171,7 +171,11 @@ def amend(job_folders: Iterable[Path], version_folders: Iterable[Path], doomed: 
         return amended
     legacy: dict[str, frozenset[str]] = {}  # data_hash → texts of the dataset rows cut (rows without ids)
     for folder in job_folders:
-        amended.add(_guarded(folder, lambda f=folder: _amend_job(f, doomed, legacy)))
+
+        def job(f: Path = folder) -> Amended:
+            return _amend_job(f, doomed, legacy)
+
+        amended.add(_guarded(folder, job))
     for folder in version_folders:
 
         def version(f: Path = folder) -> Amended:
