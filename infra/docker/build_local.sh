@@ -102,7 +102,7 @@ cmd_base() {
       "$rootfs"/debootstrap "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
     find "$rootfs/usr/share/doc" -mindepth 2 ! -name copyright -delete 2>/dev/null || true
     log "importing $DEBIAN_IMAGE"
-    tar --numeric-owner -C "$rootfs" -c . | podman import --change 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
+    tar --numeric-owner -C "$rootfs" -c . | podman import --quiet --change 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
     rm -rf "$rootfs"
   fi
   # the context: the Containerfile and the egress proxy's CA certificates, if the host trusts extra ones
@@ -351,7 +351,8 @@ cmd_smoke_stop() {
   setup_podman
   local names
   names=$(podman ps -a --format '{{.Names}}' | grep "^$SMOKE-" || true)
-  [[ -z $names ]] || podman rm -f -t 15 $names >/dev/null
+  # (stderr: podman cannot remove the systemd health-check timers it never created here)
+  [[ -z $names ]] || podman rm -f -t 15 $names >/dev/null 2>&1
   podman volume rm -f "$SMOKE-data" >/dev/null 2>&1 || true
 }
 

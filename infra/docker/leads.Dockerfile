@@ -67,6 +67,7 @@ ARG UID=10001
 # `salesai` CLI's scoring commands, import it); torch brings its own copy.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libgomp1 \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid "${UID}" salesai \
  && useradd --system --uid "${UID}" --gid salesai --home-dir /home/salesai --create-home \
