@@ -233,7 +233,9 @@ run_service() { # name image [podman run options...] [-- command...]
   podman rm -f "$SMOKE-$name" >/dev/null 2>&1 || true
   # --health-interval disable: podman schedules health checks with systemd timers, absent here; the checks are run
   # on demand instead (podman healthcheck run: the image's HEALTHCHECK command, inside the container)
+  # --cap-drop ALL, no-new-privileges, read-only root, /tmp a tmpfs: the Kubernetes securityContext
   "${NICE[@]}" podman run -d --name "$SMOKE-$name" --network host --user 10001:10001 --read-only --tmpfs /tmp \
+    --cap-drop ALL --security-opt no-new-privileges \
     -v "$SMOKE-data:/data" --env-file "$WORK/smoke.env" --health-interval disable "${opts[@]}" "$image" "$@" >/dev/null
 }
 
