@@ -351,10 +351,10 @@ smoke_request() { # url key method path json
 
 cmd_smoke_stop() {
   setup_podman
-  local names
-  names=$(podman ps -a --format '{{.Names}}' | grep "^$SMOKE-" || true)
+  local names=()
+  mapfile -t names < <(podman ps -a --format '{{.Names}}' | grep "^$SMOKE-" || true)
   # (stderr: podman cannot remove the systemd health-check timers it never created here)
-  [[ -z $names ]] || podman rm -f -t 15 $names >/dev/null 2>&1
+  ((${#names[@]} == 0)) || podman rm -f -t 15 "${names[@]}" >/dev/null 2>&1
   podman volume rm -f "$SMOKE-data" >/dev/null 2>&1 || true
 }
 

@@ -535,6 +535,42 @@ def test_dockerfile_is_multi_stage_non_root_with_a_health_check(name: str) -> No
         assert "ARG TORCH_INDEX_URL" in text, "CPU and CUDA variants"
 
 
+def _stages(text: str) -> dict[str, str]:
+    """Dockerfile text by stage name (continuation lines joined)."""
+    text = re.sub(r"\\\n", " ", text)
+    parts = re.split(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+@pytest.mark.parametrize("name", sorted([*DEPLOYABLES, "leads"]))
+def test_dockerfile_keeps_what_the_first_real_build_needed(name: str) -> None:
+    """Found by building and running the images (infra/docker/build_local.sh); see infra/docker/README.md."""
+    stages = _stages((INFRA / "docker" / f"{name}.Dockerfile").read_text(encoding="utf-8"))
+    assert "libgomp1" in stages["runtime"], "LightGBM needs the system OpenMP runtime (slim images lack it)"
+    assert "ARG TORCH_FIND_LINKS=" in stages["deps"], "torch from a local wheel folder or mirror, default empty"
+    assert "COPY pyproject.toml ./" in stages["deps"] and "COPY . ." not in stages["deps"], "deps keyed on pyproject"
+    assert "COPY --from=deps /opt/venv /opt/venv" in stages["runtime"]
+    assert re.search(r"pip install .*--no-deps .*-e /app", stages["runtime"]), "editable install in the runtime"
+    if "base-model" in stages:
+        assert "chmod -R a+rX /app/build/models" in stages["base-model"], "safetensors writes the weights 0600"
+        runtime = stages["runtime"]
+        assert runtime.index("--from=base-model") < runtime.index("--from=builder"), "model layer before the source"
+
+
+@pytest.mark.parametrize("name", sorted([*DEPLOYABLES, "leads"]))
+def test_build_context_leaves_out_infra_but_the_health_check(name: str) -> None:
+    lines = (INFRA / "docker" / f"{name}.Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "infra" in lines and "!infra/docker/healthcheck.py" in lines
+    assert lines.index("infra") < lines.index("!infra/docker/healthcheck.py"), "the exception must follow"
+
+
+def test_build_local_script_parses() -> None:
+    script = INFRA / "docker" / "build_local.sh"
+    assert script.stat().st_mode & 0o111, "executable"
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+
+
 # ------------------------------------------------------------------------------------------------ kustomize
 
 
