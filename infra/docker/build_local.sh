@@ -126,14 +126,21 @@ WHEEL_SERVER_PID=
 start_wheel_server() {
   [[ -z $WHEELS ]] && return 0
   compgen -G "$WHEELS/torch-*.whl" >/dev/null || die "no torch wheel in $WHEELS (BUILD_LOCAL_TORCH_WHEELS)"
+  ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $WHEELS_PORT), 1)" 2>/dev/null \
+    || die "127.0.0.1:$WHEELS_PORT is taken (BUILD_LOCAL_WHEELS_PORT)"
   python3 -m http.server "$WHEELS_PORT" --bind 127.0.0.1 --directory "$WHEELS" >"$WORK/wheels-http.log" 2>&1 &
   WHEEL_SERVER_PID=$!
-  trap 'kill "$WHEEL_SERVER_PID" 2>/dev/null || true' EXIT
+  trap stop_wheel_server EXIT
   for _ in $(seq 50); do
     python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$WHEELS_PORT/')" 2>/dev/null && return 0
     sleep 0.1
   done
   die "the wheel server on 127.0.0.1:$WHEELS_PORT did not start ($WORK/wheels-http.log)"
+}
+
+stop_wheel_server() {
+  [[ -z $WHEEL_SERVER_PID ]] || kill "$WHEEL_SERVER_PID" 2>/dev/null || true
+  WHEEL_SERVER_PID=
 }
 
 context_dir() {
@@ -169,6 +176,8 @@ cmd_build() {
     log "built $tag in ${seconds}s, $(podman image inspect --format '{{.Size}}' "$tag" | numfmt --to=si)B"
     echo "$name $tag ${seconds}s" >>"$WORK/build-times.txt"
   done
+  stop_wheel_server
+  trap - EXIT
   [[ -z ${BUILD_LOCAL_REF:-} ]] || rm -rf "$WORK/context"
 }
 
