@@ -340,6 +340,7 @@ def build_base_model(out_dir: Path | str = DEFAULT_BASE_MODEL_DIR, *, force: boo
         config = model_config(q4)
         (staging / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         save_file(bert_state_dict(q4), str(staging / WEIGHTS), metadata={"format": "pt"})
+        (staging / WEIGHTS).chmod(0o644)  # safetensors writes it 0600: services running as another user read it
         tokenizer_source = _write_tokenizer(q4, staging)
         _write_sentence_transformers(staging, config["hidden_size"])
         manifest = {
