@@ -172,14 +172,25 @@ async def _receive(
         )
         for i in ids
     ]
-    classified = []
-    if body.lead_id and ids:
-        lookup = scoring_pb2.GetPredictionsRequest(tenant_id=tenant_id, interaction_ids=ids)
-        classified.append(backends.scoring.GetPredictions(lookup, **options))
-    replies = await asyncio.gather(backends.ingestion.Ingest(body.to_pb(tenant_id), **options), *reads, *classified)
+    lookup = [_classified_already(backends, tenant_id, ids, options)] if body.lead_id and ids else []
+    replies = await asyncio.gather(backends.ingestion.Ingest(body.to_pb(tenant_id), **options), *reads, *lookup)
     history = [InteractionPublic.from_pb(pb) for pb in replies[1 : 1 + len(ids)] if pb.direction != "outbound"]
-    known = {item.interaction_id for item in replies[-1].interactions} if classified else set()
-    return replies[0], history, known
+    return replies[0], history, replies[-1] if lookup else set()
+
+
+async def _classified_already(
+    backends: Backends, tenant_id: str, ids: list[str], options: dict[str, object]
+) -> set[str]:
+    """Which of ``ids`` have stored predictions; none when the leads service predates GetPredictions (an upgrade
+    in progress: every recent message is then classified, as before)."""
+    request = scoring_pb2.GetPredictionsRequest(tenant_id=tenant_id, interaction_ids=ids)
+    try:
+        reply = await backends.scoring.GetPredictions(request, **options)
+    except grpc.aio.AioRpcError as err:
+        if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        return set()
+    return {item.interaction_id for item in reply.interactions}
 
 
 async def _outbound(

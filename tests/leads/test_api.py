@@ -191,6 +191,44 @@ def test_analyze_classifies_only_the_recent_messages_never_classified(
     assert {(i, t) for i in [*ids, reply.json()["interaction"]["id"]] for t in ("intent", "risk")} <= stored
 
 
+@pytest.fixture
+def leads_before_get_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leads service as it was before GetPredictions, which answers UNIMPLEMENTED as gRPC does for a method a
+    server lacks: a gateway upgraded first, during a rolling upgrade."""
+    import grpc
+
+    from services.leads.servicer import ScoringServicer
+
+    def missing(self: object, request: object, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+
+    monkeypatch.setattr(ScoringServicer, "GetPredictions", missing)
+
+
+def test_analyze_beside_a_leads_service_without_get_predictions_classifies_every_recent_message(
+    leads_before_get_predictions: None, client: TestClient, tokens: dict[str, str]
+) -> None:
+    crm = tokens["crm_backend"]
+    first = client.post(
+        "/v1/analyze", json={"external_id": "u-1", "lead_id": "lead-u", "text": "能发一份报价单吗？"}, headers=auth(crm)
+    )
+    assert first.status_code == 200, first.text
+    before = _classified()
+    reply = client.post(
+        "/v1/analyze",
+        json={
+            "external_id": "u-2",
+            "lead_id": "lead-u",
+            "text": "预算冻结了，今年的采购全部暂停。",
+            "recent_interaction_ids": [first.json()["interaction"]["id"]],
+        },
+        headers=auth(crm),
+    )
+    assert reply.status_code == 200, reply.text
+    assert _classified() - before == 2  # the recent message again, as before the lookup existed
+    assert {"pause_quote_pushes", "alert_manager"} <= {s["action"] for s in reply.json()["suggestions"]}
+
+
 def test_without_a_scoring_model_analyze_falls_back_to_the_body_score(
     client: TestClient, tokens: dict[str, str]
 ) -> None:
