@@ -259,14 +259,13 @@ class LeadStore:
         """The newest stored prediction per task of each of the tenant's ``interaction_ids`` that has any."""
         with self.db.session() as s:
             found = self._predictions(s, list(dict.fromkeys(interaction_ids)))
-            return {
+            return {  # an interaction's predictions carry its tenant (record_predictions checks it)
                 interaction_id: [
                     StoredPrediction(p.task, p.label, p.confidence, p.model_version, tuple(p.evidence))
                     for p in per_task.values()
-                    if p.tenant_id == tenant_id
                 ]
                 for interaction_id, per_task in found.items()
-                if any(p.tenant_id == tenant_id for p in per_task.values())
+                if next(iter(per_task.values())).tenant_id == tenant_id
             }
 
     def record_predictions(self, tenant_id: str, items: Sequence[tuple[str, Sequence[StoredPrediction]]]) -> int:
