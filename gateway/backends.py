@@ -14,6 +14,7 @@ from salesai.suggestions.v1 import suggestions_pb2_grpc
 from salesai.training.v1 import jobs_pb2_grpc
 
 from gateway.config import GatewaySettings
+from services.common.channels import channel_options
 
 
 @dataclass
@@ -23,11 +24,17 @@ class Backends:
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Backends:
+        """One channel per service; each spreads its calls over every address the URL resolves to."""
         backends = cls(settings)
-        backends.channels["ingestion"] = grpc.aio.insecure_channel(settings.ingestion_url)
-        backends.channels["inference"] = grpc.aio.insecure_channel(settings.inference_url)
-        backends.channels["training"] = grpc.aio.insecure_channel(settings.training_url)
-        backends.channels["leads"] = grpc.aio.insecure_channel(settings.leads_url)
+        options = channel_options(settings)
+        urls = {
+            "ingestion": settings.ingestion_url,
+            "inference": settings.inference_url,
+            "training": settings.training_url,
+            "leads": settings.leads_url,
+        }
+        for name, url in urls.items():
+            backends.channels[name] = grpc.aio.insecure_channel(url, options=options)
         return backends
 
     @property

@@ -4,6 +4,8 @@ Every service's ``server.py`` describes what it hosts with :class:`Hosted` and c
 :func:`build_server`; :func:`serve` runs it until SIGTERM/SIGINT. Health is the stock
 ``grpc.health.v1`` servicer: NOT_SERVING until every hosted service has warmed up, then SERVING;
 NOT_SERVING again as soon as shutdown begins. Reflection is on, so ``grpcurl`` works without protos.
+Connection arguments (message limits, keepalive, max connection age) come from
+:func:`services.common.channels.server_options`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.channels import server_options
 from services.common.interceptors import ServerInterceptor
 from services.common.metrics import serve_metrics
 from services.common.settings import GrpcServiceSettings
@@ -77,15 +80,10 @@ class GrpcServer:
 
 def build_server(settings: GrpcServiceSettings, hosted: Sequence[Hosted]) -> tuple[GrpcServer, int]:
     """Create the server, register services, health and reflection, and bind the port."""
-    options = [
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
-        ("grpc.max_send_message_length", settings.max_message_bytes),
-        ("grpc.so_reuseport", 0),
-    ]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
         interceptors=[ServerInterceptor()],
-        options=options,
+        options=server_options(settings),
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     for svc in hosted:

@@ -10,6 +10,8 @@ from typing import Any
 import grpc
 from salesai.inference.v1 import inference_pb2, inference_pb2_grpc
 
+from services.common.channels import channel_options
+from services.common.settings import CommonSettings
 from training.jobs.evaluation import ServingComparison
 
 
@@ -51,10 +53,13 @@ def deploy(
     canary_percent: float,
     actor: str,
     timeout: float,
+    settings: CommonSettings | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Load the version, then route traffic to it. Returns (result, seconds per phase); never raises."""
+    """Load the version, then route traffic to it. Returns (result, seconds per phase); never raises.
+
+    The channel is the suite's (services/common/channels.py, tuned by ``settings``; None: the defaults)."""
     phases: dict[str, float] = {}
-    with grpc.insecure_channel(inference_url) as channel:
+    with grpc.insecure_channel(inference_url, options=channel_options(settings)) as channel:
         stub = inference_pb2_grpc.InferenceServiceStub(channel)
         try:
             started = time.perf_counter()
