@@ -417,11 +417,64 @@ def test_the_gateway_is_wired_to_the_service_ports() -> None:
         == f"inference:{services['inference']['environment']['SALESAI_INFERENCE_PORT']}"
     )
     data = configmap_data()
-    assert data["SALESAI_GATEWAY_INGESTION_URL"] == f"ingestion:{data['SALESAI_INGESTION_PORT']}"
-    assert data["SALESAI_GATEWAY_INFERENCE_URL"] == f"inference:{data['SALESAI_INFERENCE_PORT']}"
     service_ports = {d["metadata"]["name"]: {p["port"] for p in d["spec"]["ports"]} for _, d in of_kind("Service")}
     assert int(data["SALESAI_INGESTION_PORT"]) in service_ports["ingestion"]
     assert int(data["SALESAI_INFERENCE_PORT"]) in service_ports["inference"]
+
+
+#: every URL a salesai process on Kubernetes dials a gRPC service at, and the service it names
+GRPC_URL_KEYS = {
+    "SALESAI_GATEWAY_INGESTION_URL": "ingestion",
+    "SALESAI_GATEWAY_INFERENCE_URL": "inference",
+    "SALESAI_GATEWAY_TRAINING_URL": "training",
+    "SALESAI_GATEWAY_LEADS_URL": "leads",
+    "SALESAI_TRAINING_INFERENCE_URL": "inference",
+}
+HEADLESS_URL = re.compile(
+    r"^dns:///(?P<name>[a-z0-9-]+)\.(?P<namespace>[a-z0-9-]+)\.svc\.cluster\.local:(?P<port>\d+)$"
+)
+
+
+def test_grpc_urls_on_kubernetes_name_headless_services_of_the_right_pods_and_ports() -> None:
+    """round_robin spreads calls only over the addresses a name resolves to: a ClusterIP Service resolves to one
+    virtual IP (each client would stay on one pod), a headless Service to every ready pod."""
+    data = configmap_data()
+    services = {d["metadata"]["name"]: d for _, d in of_kind("Service")}
+    pods = {obj["metadata"]["name"]: obj["spec"]["template"]["metadata"]["labels"] for _, obj in of_kind("Deployment")}
+    for key, target in GRPC_URL_KEYS.items():
+        match = HEADLESS_URL.match(data[key])
+        assert match, f"{key}={data[key]!r} is not dns:///<service>.<namespace>.svc.cluster.local:<port>"
+        service = services.get(match["name"])
+        assert service is not None, f"{key}: no Service {match['name']}"
+        assert match["namespace"] == service["metadata"]["namespace"] == "salesai", key
+        assert service["spec"].get("clusterIP") == "None", f"{key}: {match['name']} is not headless"
+        assert not service["spec"].get("publishNotReadyAddresses"), "only ready (SERVING) pods may be resolved"
+        assert _selects(service["spec"]["selector"], pods[target]), f"{match['name']} does not select {target}"
+        (port,) = [p for p in service["spec"]["ports"] if p["port"] == int(match["port"])]
+        assert port["port"] == int(data[f"SALESAI_{target.upper()}_PORT"]) == APP_SERVICES[target], key
+        assert port["targetPort"] == "grpc" and port.get("appProtocol") == "grpc", key
+
+
+def test_headless_services_leave_metrics_to_the_clusterip_services() -> None:
+    """The ServiceMonitor selects both Services of a gRPC service by label; only one may carry the metrics port,
+    or Prometheus would scrape every pod twice."""
+    for _, service in of_kind("Service"):
+        if service["spec"].get("clusterIP") == "None" and service["metadata"]["name"].endswith("-headless"):
+            names = {p["name"] for p in service["spec"]["ports"]}
+            assert "metrics" not in names, service["metadata"]["name"]
+
+
+def test_grpc_servers_age_their_connections_out_on_kubernetes_and_compose() -> None:
+    """Without a max connection age a client never re-resolves while its connections are healthy, so pods the HPA
+    adds get no calls from clients that were already connected."""
+    data = configmap_data()
+    services = compose()["services"]
+    for name, port in APP_SERVICES.items():
+        if port is None:
+            continue
+        key = f"SALESAI_{name.upper()}_MAX_CONNECTION_AGE_SECONDS"
+        assert 0 < float(data[key]) <= 3600, key
+        assert services[name]["environment"][key] == data[key], key
 
 
 # ----------------------------------------------------------------------------------------------- compose
