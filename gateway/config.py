@@ -8,16 +8,24 @@ from pydantic_settings import SettingsConfigDict
 from services.common.settings import CommonSettings
 from services.suggestions.callback import CallbackChannel
 
+#: what a backend URL may be (services/common/channels.py opens every channel with round_robin)
+_TARGET = (
+    "`host:port` (one address), or `dns:///host:port` to spread calls round-robin over every address the name "
+    "resolves to (a headless Service: every ready pod)."
+)
+
 
 class GatewaySettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="SALESAI_GATEWAY_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="Interface the REST API listens on.")
     port: int = Field(8000, ge=0, le=65535, description="REST port; 0 picks a free one.")
-    ingestion_url: str = Field("127.0.0.1:50051", description="host:port of the ingestion gRPC service.")
-    inference_url: str = Field("127.0.0.1:50052", description="host:port of the inference gRPC service.")
-    training_url: str = Field("127.0.0.1:50053", description="host:port of the training job gRPC service.")
-    leads_url: str = Field("127.0.0.1:50054", description="host:port of the leads (scoring + suggestions) service.")
+    ingestion_url: str = Field("127.0.0.1:50051", description=f"Target of the ingestion gRPC service: {_TARGET}")
+    inference_url: str = Field("127.0.0.1:50052", description=f"Target of the inference gRPC service: {_TARGET}")
+    training_url: str = Field("127.0.0.1:50053", description=f"Target of the training job gRPC service: {_TARGET}")
+    leads_url: str = Field(
+        "127.0.0.1:50054", description=f"Target of the leads (scoring + suggestions) service: {_TARGET}"
+    )
     callbacks: dict[str, CallbackChannel] = Field(
         default_factory=dict,
         description='Chat-tool button callbacks by channel name: {"name": {"tenant_id": ..., "secret": ...}}.',

@@ -198,6 +198,7 @@ class JobRun:
                 canary_percent=job.canary_percent,
                 actor=f"training job {job.id}",
                 timeout=self.settings.deploy_timeout_seconds,
+                settings=self.settings,
             )
             self.phases.update({k: round(v, 3) for k, v in timings.items()})
             self.say(result["detail"])
