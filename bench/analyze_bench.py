@@ -8,6 +8,11 @@ was embedded in its classification pass, driven over gRPC straight at the same s
 REST cost): Ingest, Classify every message (the new one and the recent ones) with evidence and no embedding, then
 Suggest without vectors, so the leads service embeds the message again for its similar-case search.
 
+Before the suite starts, the same messages are classified in this process with the same encoder and adapters
+(``model_floor``): the shared layers alone, intent + risk, with evidence, and with evidence and the embedding — what
+``/v1/analyze`` asks of the inference service. That is the compute no service design can go below on this machine;
+``/v1/analyze`` minus it is what the services, gRPC and REST add.
+
 Before the timed calls, 20 leads with 60 messages are won, so the similar-situation index holds closed deals and
 every suggestion searches it, as in production. Before the suite starts, a gradient-boosted scoring model is
 trained on a synthetic lead table whose columns are signals the leads service computes from the database, and
@@ -143,6 +148,43 @@ def side_by_side(
     return figures, base
 
 
+def model_floor(texts: Sequence[str]) -> dict[str, object]:
+    """In-process p50/p99 of the classification ``/v1/analyze`` asks for, and of its parts, on ``texts``."""
+    import torch
+
+    from models.artifacts import load_task_model, read_artifact
+    from models.config import ModelSettings
+    from models.encoder import BaseEncoder
+    from models.registry import PRETRAINED_DIR
+    from models.runtime import classify_many
+
+    encoder = BaseEncoder.from_settings(ModelSettings())  # as the inference service builds it
+    tasks = [load_task_model(read_artifact(PRETRAINED_DIR / name), encoder) for name in ("intent", "risk")]
+    runs = {
+        "shared_layers": lambda t: encoder.lower(encoder.tokenize([t])[0]),
+        "intent_risk": lambda t: classify_many(encoder, [(tasks, [t])], explain=False),
+        "intent_risk_evidence": lambda t: classify_many(encoder, [(tasks, [t])], explain=True),
+        "intent_risk_evidence_embedding": lambda t: classify_many(
+            encoder, [([*tasks, encoder.embedder], [t])], explain=True
+        ),
+    }
+    figures: dict[str, object] = {
+        "threads": torch.get_num_threads(),
+        "layers": {"shared": encoder.split, "per_task": encoder.adapt_layers, "embedding": encoder.adapt_layers},
+    }
+    for text in texts[:10]:  # warm-up
+        for run in runs.values():
+            run(text)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for text in texts:  # interleaved, text by text: drift on a shared machine hits every part alike
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run(text)
+            times[name].append((time.perf_counter() - started) * 1000)
+    figures.update({name: stats(values) for name, values in times.items()})
+    return figures
+
+
 def register_scoring_model(db: object, data_dir: Path) -> None:
     """Trees on 800 synthetic leads, with columns named as the leads service's signals and custom fields."""
     from services.scoring.config import TrainConfig
@@ -168,6 +210,7 @@ def main() -> None:
     texts = [e.text for e in examples if e.split == "test"][: args.n]
     won_texts = [e.text for e in examples if e.split == "train"][:60]
     prepare = None if args.no_scoring_model else register_scoring_model
+    floor = model_floor(texts)
     ports: dict[str, int] = {}
     with running_suite({"crm": Role.CRM_BACKEND}, prepare, ports=ports) as (url, tokens):
         baseline = TwoPass(ports, "bench")
@@ -197,6 +240,7 @@ def main() -> None:
             result = {
                 "messages": len(texts),
                 "score_source": source,
+                "model_floor": floor,
                 "ingest_only": timed(
                     client, "/v1/interactions", [{"external_id": f"i{i}", "text": t} for i, t in enumerate(texts)]
                 ),
@@ -239,6 +283,8 @@ def main() -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(one, range(8)))
         result["analyze_concurrency8_msgs_per_s"] = len(texts) / (time.perf_counter() - started)
+    model = floor["intent_risk_evidence_embedding"]["p50_ms"]  # type: ignore[index]
+    result["analyze_p50_outside_model_ms"] = result["analyze"]["p50_ms"] - model  # type: ignore[index]
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

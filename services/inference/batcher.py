@@ -1,6 +1,11 @@
 """Dynamic micro-batching: concurrent Classify calls that arrive within a few milliseconds share one forward
 pass. One worker thread owns the model (torch uses its own threads inside the pass).
 
+The batcher waits up to ``max_wait_ms`` for company only while calls overlap — when one arrived while the last
+pass ran. A call that finds the worker idle after quiet traffic (one caller at a time: the usual request/response
+flow) runs at once: waiting could only add latency, as nobody else is coming. Under concurrent load the requests
+that queue during a pass form the next batch anyway, and the short wait lets stragglers join it.
+
 Requests carry a priority: live traffic (``LIVE``) always goes before background work (``BACKGROUND``: shadow
 comparisons, evaluations of a candidate version), so a swap in progress does not queue live calls behind it.
 
@@ -59,6 +64,7 @@ class MicroBatcher:
         self._idle_after = idle_after_ms / 1000.0
         self._idle_interval = idle_interval_s
         self._worked = False  # a pass ran since on_idle last did
+        self._overlapping = False  # a request arrived while the last pass ran: worth waiting for company
         self._last_idle = float("-inf")
         self._queue: queue.PriorityQueue[_Request] = queue.PriorityQueue()
         self._sequence = itertools.count()
@@ -101,7 +107,7 @@ class MicroBatcher:
                 break
             group, skipped = [first], []
             size = len(first.texts)
-            deadline = time.perf_counter() + self._max_wait
+            deadline = time.perf_counter() + (self._max_wait if self._overlapping else 0.0)
             stop = False
             while size < self._max_batch:
                 remaining = deadline - time.perf_counter()
@@ -120,6 +126,7 @@ class MicroBatcher:
             for item in skipped:  # back in line, in priority order, for the next pass
                 self._queue.put(item)
             self._execute(group)
+            self._overlapping = not self._queue.empty()
             if stop:
                 break
         while True:  # fail what is left: callers must not wait forever

@@ -42,12 +42,53 @@ def test_each_request_keeps_its_payload_in_a_shared_pass() -> None:
     run = Recorder()
     batcher = MicroBatcher(run, max_batch_size=32, max_wait_ms=100)
     run.gate.clear()
+    blocker = batcher.submit("k", ["w"])  # occupies the worker: the next two queue behind it
+    _until(lambda: batcher._queue.empty())
     first = batcher.submit("k", ["x"], payload="A/")
     second = batcher.submit("k", ["y", "z"], payload="B/")
     run.gate.set()
     assert first.result(5) == ["k:A/x"] and second.result(5) == ["k:B/y", "k:B/z"]
+    assert blocker.result(5) == ["k:w"]
     batcher.close()
-    assert run.passes == [("k", ["x", "y", "z"])]
+    assert run.passes == [("k", ["w"]), ("k", ["x", "y", "z"])]
+
+
+def _until(condition: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.001)
+
+
+def test_a_call_that_finds_the_worker_idle_runs_at_once() -> None:
+    """One caller at a time (request/response traffic): nobody is coming to share the pass, so no wait."""
+    run = Recorder()
+    batcher = MicroBatcher(run, max_batch_size=32, max_wait_ms=30_000)
+    started = time.monotonic()
+    for i in range(3):
+        assert batcher("k", [f"t{i}"], timeout=10) == [f"k:t{i}"]
+    elapsed = time.monotonic() - started
+    batcher.close()
+    assert elapsed < 10  # three waits of max_wait_ms would take 90 s
+    assert run.passes == [("k", ["t0"]), ("k", ["t1"]), ("k", ["t2"])]
+
+
+def test_while_calls_overlap_the_next_pass_waits_for_company() -> None:
+    """A call arrived during the last pass: the next pass waits up to max_wait_ms, so a straggler joins it."""
+    run = Recorder()
+    batcher = MicroBatcher(run, max_batch_size=32, max_wait_ms=2_000)
+    run.gate.clear()
+    blocker = batcher.submit("k", ["a"])
+    _until(lambda: batcher._queue.empty())
+    queued = batcher.submit("k", ["b"])  # arrives while the pass runs
+    run.gate.set()
+    assert blocker.result(5) == ["k:a"]
+    _until(lambda: batcher._queue.empty())  # the worker holds "b", waiting for company
+    time.sleep(0.05)
+    straggler = batcher.submit("k", ["c"])
+    assert queued.result(5) == ["k:b"] and straggler.result(5) == ["k:c"]
+    batcher.close()
+    assert run.passes == [("k", ["a"]), ("k", ["b", "c"])]
 
 
 def test_live_calls_overtake_queued_background_work() -> None:
