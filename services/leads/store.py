@@ -276,19 +276,21 @@ class LeadStore:
                 interaction = s.get(Interaction, interaction_id)
                 if interaction is None or interaction.tenant_id != tenant_id:
                     raise NotFound(f"interaction {interaction_id[:64]!r} not found")
+                # what this message already holds, in one query: (task, model version) pairs are stored once
+                held = set(
+                    s.execute(
+                        select(InteractionPrediction.task, InteractionPrediction.model_version).where(
+                            InteractionPrediction.interaction_id == interaction_id
+                        )
+                    ).tuples()
+                )
                 for p in predictions:
                     if not p.task or not p.label or not 0.0 <= p.confidence <= 1.0:
                         raise InvalidArgument(
                             "each prediction needs a task, a label and a confidence in [0, 1]", field="predictions"
                         )
-                    exists = s.execute(
-                        select(InteractionPrediction.id).where(
-                            InteractionPrediction.interaction_id == interaction_id,
-                            InteractionPrediction.task == p.task,
-                            InteractionPrediction.model_version == p.model_version,
-                        )
-                    ).first()
-                    if exists is None:
+                    if (p.task[:64], p.model_version[:64]) not in held:
+                        held.add((p.task[:64], p.model_version[:64]))
                         s.add(
                             InteractionPrediction(
                                 tenant_id=tenant_id,
