@@ -11,6 +11,8 @@
 #   infra/docker/build_local.sh build gateway ingestion   # the images (default: all five)
 #   infra/docker/build_local.sh smoke gateway ingestion   # run them, check health, uid, a gateway request
 #   infra/docker/build_local.sh all                       # base, build and smoke of all five images
+#   infra/docker/build_local.sh cuda                      # base, build and smoke of inference and training -cuda
+#   BUILD_LOCAL_VARIANT=cuda infra/docker/build_local.sh build|smoke inference training   # the same, step by step
 #   infra/docker/build_local.sh sizes | clean             # image sizes; remove every image, container and the rootfs
 #
 # Run as root on Debian 12 (apt-get install podman buildah debootstrap runc). Never in CI (a 2-core runner takes
@@ -23,32 +25,55 @@
 #                             (/usr/local/share/ca-certificates: the host's own extra certificates)
 #   BUILD_LOCAL_TORCH_WHEELS  folder holding torch-<TORCH_VERSION>*.whl, served to the builds (/opt/wheels);
 #                             empty: torch from TORCH_INDEX_URL, the Dockerfiles' default
+#   BUILD_LOCAL_VARIANT       cpu (default) or cuda: the torch of the inference and training images, tagged
+#                             -cpu or -cuda (gateway, ingestion and leads exist as CPU images only)
+#   BUILD_LOCAL_CUDA_TORCH_VERSION  torch of the CUDA variant (2.14.1: the CUDA wheel on this machine's disk)
+#   BUILD_LOCAL_CUDA_WHEEL_DIRS     folders searched for torch-<version>-*.whl and the wheels it depends on (NVIDIA
+#                             runtime, triton, ...) ("/opt/pypi-more/files /opt/pypi/files"); build_local.sh links
+#                             what they hold into $BUILD_LOCAL_DIR/wheels-cuda, downloads the rest (small: sympy,
+#                             cuda-bindings, ...) from PyPI, and the build installs torch and all its dependencies
+#                             from there (TORCH_FIND_LINKS_ONLY=1)
+#   BUILD_LOCAL_CUDA_INDEX_URL      set (e.g. https://download.pytorch.org/whl/cu130): the CUDA torch from that
+#                             index instead of a local wheel folder
+#   BUILD_LOCAL_PYPI          index the CUDA wheel folder is completed from (https://pypi.org/simple)
+#   BUILD_LOCAL_CA_BUNDLE     CA bundle pip on the host uses for it (/etc/ssl/certs/ca-certificates.crt)
 #   BUILD_LOCAL_WHEELS_PORT   127.0.0.1 port of that wheel server (18765; fixed, so the layer cache stays valid)
 #   BUILD_LOCAL_DATABASE_URL  database of the smoke run (default: SQLite in the shared volume)
 #   BUILD_LOCAL_PORT_BASE     smoke ports: gateway +0, ingestion +1, inference +2, training +3, leads +4,
 #                             metrics +11..+14 (18000)
 #   BUILD_LOCAL_KEEP          set: the smoke run leaves its containers running (stop: build_local.sh smoke-stop)
-#   SALESAI_VERSION           image tag (0.1.0; inference and training get -cpu), as in compose.yaml
+#   SALESAI_VERSION           image tag (0.1.0; inference and training get -cpu or -cuda), as in compose.yaml
 #   NICE                      prefix of every heavy command ("nice -n 19 ionice -c3")
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=${BUILD_LOCAL_DIR:-/var/tmp/salesai-build}
 VERSION=${SALESAI_VERSION:-0.1.0}
-WHEELS=${BUILD_LOCAL_TORCH_WHEELS-/opt/wheels}
+VARIANT=${BUILD_LOCAL_VARIANT:-cpu}
+[[ $VARIANT == cpu || $VARIANT == cuda ]] || { echo "BUILD_LOCAL_VARIANT must be cpu or cuda, not $VARIANT" >&2; exit 2; }
+CUDA_TORCH_VERSION=${BUILD_LOCAL_CUDA_TORCH_VERSION:-2.14.1}
+read -r -a CUDA_WHEEL_DIRS <<<"${BUILD_LOCAL_CUDA_WHEEL_DIRS-/opt/pypi-more/files /opt/pypi/files}"
+CUDA_INDEX_URL=${BUILD_LOCAL_CUDA_INDEX_URL:-}
+if [[ $VARIANT == cuda ]]; then
+  WHEELS=${BUILD_LOCAL_DIR:-/var/tmp/salesai-build}/wheels-cuda
+  [[ -z $CUDA_INDEX_URL ]] || WHEELS=
+else
+  WHEELS=${BUILD_LOCAL_TORCH_WHEELS-/opt/wheels}
+fi
 WHEELS_PORT=${BUILD_LOCAL_WHEELS_PORT:-18765}
 PORT_BASE=${BUILD_LOCAL_PORT_BASE:-18000}
 read -r -a NICE <<<"${NICE-nice -n 19 ionice -c3}"
 PYTHON_IMAGE=localhost/python:3.11-slim-bookworm
 DEBIAN_IMAGE=localhost/debian:bookworm-slim
 DEFAULT_IMAGES=(gateway ingestion inference leads training)
+[[ $VARIANT == cpu ]] || DEFAULT_IMAGES=(inference training)
 
 log() { printf '[build_local %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 tag_of() {
   case $1 in
-    inference | training) echo "localhost/salesai/$1:${VERSION}-cpu" ;;
+    inference | training) echo "localhost/salesai/$1:${VERSION}-$VARIANT" ;;
     gateway | ingestion | leads) echo "localhost/salesai/$1:${VERSION}" ;;
     *) die "unknown image $1 (gateway, ingestion, inference, leads, training)" ;;
   esac
@@ -122,6 +147,48 @@ cmd_base() {
 }
 
 # ---------------------------------------------------------------------------------------------------- images
+# The CUDA variant's wheel folder: torch-$CUDA_TORCH_VERSION and every wheel it needs, so that the build installs
+# them all from the local wheel server (pip --no-index, TORCH_FIND_LINKS_ONLY=1). Resolved on the host against PyPI's
+# metadata (pip --dry-run --report: no wheel is downloaded for it); each wheel found in $CUDA_WHEEL_DIRS is linked,
+# only the others are downloaded. With only TORCH_FIND_LINKS, pip in the build would fetch the NVIDIA wheels (~2.5 GB)
+# from PyPI again: on equal versions it prefers the index to a find-links location.
+prepare_cuda_wheels() {
+  [[ $VARIANT == cuda && -n $WHEELS ]] || return 0
+  local report=$WORK/wheels-cuda-report.json missing=() dir torch_wheel=
+  local pip=(python3 -m pip --isolated --disable-pip-version-check --cert "${BUILD_LOCAL_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}")
+  mkdir -p "$WHEELS"
+  for dir in "${CUDA_WHEEL_DIRS[@]}"; do
+    torch_wheel=$(compgen -G "$dir/torch-$CUDA_TORCH_VERSION-*.whl" | head -1) && break
+  done
+  [[ -n $torch_wheel ]] || die "no torch-$CUDA_TORCH_VERSION-*.whl in ${CUDA_WHEEL_DIRS[*]} (BUILD_LOCAL_CUDA_WHEEL_DIRS)"
+  ln -sf "$torch_wheel" "$WHEELS/"
+  log "resolving torch==$CUDA_TORCH_VERSION and its dependencies (pip --dry-run against ${BUILD_LOCAL_PYPI:-https://pypi.org/simple})"
+  "${NICE[@]}" "${pip[@]}" install --quiet --dry-run --ignore-installed --only-binary :all: --report "$report" \
+    --index-url "${BUILD_LOCAL_PYPI:-https://pypi.org/simple}" --find-links "$WHEELS" "torch==$CUDA_TORCH_VERSION" \
+    >"$WORK/wheels-cuda.log" 2>&1 || die "could not resolve torch==$CUDA_TORCH_VERSION: $WORK/wheels-cuda.log"
+  # one line per wheel: "local <path>" (found in a wheel folder) or "pypi <name>==<version>"
+  mapfile -t missing < <(python3 - "$report" "$WHEELS" "${CUDA_WHEEL_DIRS[@]}" <<'EOF'
+import json, os, sys
+report, target, dirs = sys.argv[1], sys.argv[2], sys.argv[3:]
+for item in json.load(open(report))["install"]:
+    name = item["download_info"]["url"].split("#")[0].rsplit("/", 1)[-1]
+    found = [os.path.join(d, name) for d in dirs if os.path.isfile(os.path.join(d, name))]
+    if found:
+        if not os.path.lexists(os.path.join(target, name)):
+            os.symlink(found[0], os.path.join(target, name))
+    elif not os.path.isfile(os.path.join(target, name)):
+        print(f"{item['metadata']['name']}=={item['metadata']['version']}")
+EOF
+  )
+  if ((${#missing[@]})); then
+    log "downloading from PyPI what the wheel folders lack: ${missing[*]}"
+    "${NICE[@]}" "${pip[@]}" download --quiet --no-deps --only-binary :all: --index-url "${BUILD_LOCAL_PYPI:-https://pypi.org/simple}" \
+      -d "$WHEELS" "${missing[@]}" >>"$WORK/wheels-cuda.log" 2>&1 || die "download failed: $WORK/wheels-cuda.log"
+  fi
+  log "CUDA wheel folder $WHEELS: $(find "$WHEELS" -name '*.whl' | wc -l) wheels, $(du -shL "$WHEELS" | cut -f1)" \
+    "($(find "$WHEELS" -name '*.whl' -type l | wc -l) linked from ${CUDA_WHEEL_DIRS[*]}, ${#missing[@]} from PyPI)"
+}
+
 WHEEL_SERVER_PID=
 start_wheel_server() {
   [[ -z $WHEELS ]] && return 0
@@ -160,9 +227,22 @@ cmd_build() {
   local images=("$@") context name tag start seconds
   ((${#images[@]})) || images=("${DEFAULT_IMAGES[@]}")
   context=$(context_dir)
-  start_wheel_server
   local args=(--network host --format docker --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
-  [[ -n $WHEELS ]] && args+=(--build-arg "TORCH_FIND_LINKS=http://127.0.0.1:$WHEELS_PORT/")
+  if [[ $VARIANT == cuda ]]; then
+    for name in "${images[@]}"; do
+      [[ $name == inference || $name == training ]] || die "$name has no CUDA variant (inference, training)"
+    done
+    prepare_cuda_wheels
+    args+=(--build-arg "TORCH_VERSION=$CUDA_TORCH_VERSION")
+    if [[ -n $CUDA_INDEX_URL ]]; then
+      args+=(--build-arg "TORCH_INDEX_URL=$CUDA_INDEX_URL")
+    else
+      args+=(--build-arg "TORCH_FIND_LINKS=http://127.0.0.1:$WHEELS_PORT/" --build-arg TORCH_FIND_LINKS_ONLY=1)
+    fi
+  elif [[ -n $WHEELS ]]; then
+    args+=(--build-arg "TORCH_FIND_LINKS=http://127.0.0.1:$WHEELS_PORT/")
+  fi
+  start_wheel_server
   for name in "${images[@]}"; do
     tag=$(tag_of "$name")
     log "building $tag from $context (log: $WORK/build-$name.log)"
@@ -174,7 +254,7 @@ cmd_build() {
       -t "$tag" "$context" >"$WORK/build-$name.log" 2>&1 || die "$name failed: tail $WORK/build-$name.log"
     seconds=$(($(date +%s) - start))
     log "built $tag in ${seconds}s, $(podman image inspect --format '{{.Size}}' "$tag" | numfmt --to=si)B"
-    echo "$name $tag ${seconds}s" >>"$WORK/build-times.txt"
+    echo "$name $tag ${seconds}s $(podman image inspect --format '{{.Size}}' "$tag")" >>"$WORK/build-times.txt"
   done
   stop_wheel_server
   trap - EXIT
@@ -205,7 +285,7 @@ SALESAI_MASTER_KEY=$key
 SALESAI_API_KEY_PEPPER=$pepper
 SALESAI_MODELS_BASE_MODEL=/app/build/models/multilingual-e5-small
 SALESAI_MODELS_REGISTRY_DIR=/data/models
-SALESAI_MODELS_DEVICE=cpu
+SALESAI_MODELS_DEVICE=$([[ $VARIANT == cuda ]] && echo auto || echo cpu)
 SALESAI_MODELS_PRECISION=auto
 SALESAI_INGESTION_HOST=127.0.0.1
 SALESAI_INGESTION_PORT=$((PORT_BASE + 1))
@@ -284,14 +364,16 @@ cmd_smoke() {
   local images=("$@") name gateway
   ((${#images[@]})) || images=("${DEFAULT_IMAGES[@]}")
   gateway=$(tag_of gateway)
+  # the CUDA smoke run may go without the gateway image: every image has the `salesai` CLI
+  podman image exists "$gateway" || [[ " ${images[*]} " == *" gateway "* ]] || gateway=$(tag_of "${images[0]}")
   : >"$WORK/smoke-results.txt"
   smoke_env
   cmd_smoke_stop
   [[ -n ${BUILD_LOCAL_KEEP:-} ]] || trap 'cmd_smoke_stop' EXIT
   podman volume create "$SMOKE-data" >/dev/null
-  log "migrations: salesai db upgrade (gateway image, as the compose service migrate)"
+  log "migrations: salesai db upgrade ($gateway, as the compose service migrate)"
   "${NICE[@]}" podman run --rm --network host --user 10001:10001 --read-only --tmpfs /tmp -v "$SMOKE-data:/data" \
-    --env-file "$WORK/smoke.env" "$gateway" salesai db upgrade
+    --env-file "$WORK/smoke.env" --entrypoint salesai "$gateway" db upgrade
   echo "migrate ok" >>"$WORK/smoke-results.txt"
   for name in "${images[@]}"; do
     [[ $name == gateway ]] || start_service "$name"
@@ -303,6 +385,7 @@ cmd_smoke() {
     start_service gateway
     smoke_gateway "${images[@]}"
   fi
+  [[ $VARIANT == cpu ]] || smoke_cuda "${images[@]}"
   local rss_kib
   for name in "${images[@]}"; do
     rss_kib=$(podman exec "$SMOKE-$name" grep VmRSS /proc/1/status | grep -Eo '[0-9]+' | head -1)
@@ -345,6 +428,26 @@ smoke_gateway() {
   fi
 }
 
+# The CUDA variants on a machine without a GPU: torch is the CUDA build (torch.version.cuda set), sees no device,
+# and the services' device choice (SALESAI_MODELS_DEVICE=auto, models/device.py) falls back to the CPU.
+smoke_cuda() {
+  local name out
+  for name in "$@"; do
+    [[ $name == inference || $name == training ]] || continue
+    out=$(podman exec "$SMOKE-$name" python -c '
+import torch
+from models.device import resolve_device
+from models.config import ModelSettings
+print(f"torch={torch.__version__} cuda={torch.version.cuda} cudnn={torch.backends.cudnn.version()}"
+      f" cuda_available={torch.cuda.is_available()} device={resolve_device(ModelSettings().device)}")' 2>&1 | tail -1)
+    log "$name: $out"
+    echo "$name $out" >>"$WORK/smoke-results.txt"
+    [[ $out == *" cuda=None "* || $out != *"cuda_available=False device=cpu"* ]] \
+      && die "$name: expected a CUDA torch that falls back to the CPU here, got: $out"
+  done
+  return 0
+}
+
 smoke_request() { # url key method path json
   local out=$WORK/smoke-response.json code
   if [[ $3 == GET ]]; then
@@ -383,6 +486,8 @@ main() {
     smoke-stop) cmd_smoke_stop ;;
     sizes) cmd_sizes ;;
     all) cmd_base && cmd_build && cmd_smoke ;;
+    cuda) [[ $VARIANT == cuda ]] || exec env BUILD_LOCAL_VARIANT=cuda "$0" "$@"
+      cmd_base && cmd_build && cmd_smoke ;;
     clean) cmd_clean ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' && exit 2 ;;
   esac

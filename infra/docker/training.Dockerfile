@@ -19,22 +19,30 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # wheel. When set, torch comes from there and only its dependencies from the default index (PyPI); TORCH_INDEX_URL
 # is not used. infra/docker/build_local.sh serves a local wheel folder this way (README: "Building offline").
 ARG TORCH_FIND_LINKS=
+# Set (e.g. 1) with TORCH_FIND_LINKS: torch's own dependencies come from that location too (pip --no-index), so it
+# must hold every wheel torch needs; for a CUDA build those are the NVIDIA runtime wheels (~2.5 GB). Unset, pip
+# takes them from PyPI, even those the location holds (on equal versions pip prefers the index).
+ARG TORCH_FIND_LINKS_ONLY=
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv \
  && pip install --upgrade "pip>=24" setuptools wheel \
- && if [ -n "${TORCH_FIND_LINKS}" ]; then \
+ && if [ -n "${TORCH_FIND_LINKS}" ] && [ -n "${TORCH_FIND_LINKS_ONLY}" ]; then \
+      pip install --no-index --find-links "${TORCH_FIND_LINKS}" "torch==${TORCH_VERSION}"; \
+    elif [ -n "${TORCH_FIND_LINKS}" ]; then \
       pip install --no-index --find-links "${TORCH_FIND_LINKS}" --no-deps "torch==${TORCH_VERSION}" \
       && pip install "torch==${TORCH_VERSION}"; \
     else \
       pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; \
     fi
 WORKDIR /app
-# The dependencies listed in pyproject.toml (torch is already satisfied), before and without the source.
+# The dependencies listed in pyproject.toml (torch is already satisfied), before and without the source. The torch
+# requirement is replaced by torch==TORCH_VERSION: pyproject.toml pins 2.13.0, and a build with
+# another TORCH_VERSION (the CUDA one, 2.14.1) would otherwise have pip replace the torch just installed.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print(chr(10).join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN TORCH_VERSION="${TORCH_VERSION}" python -c "import os, re, tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print(chr(10).join('torch==' + os.environ['TORCH_VERSION'] if re.split('[^A-Za-z0-9._-]', d, maxsplit=1)[0].lower() == 'torch' else d for d in deps))" \
       > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt
 
