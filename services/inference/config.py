@@ -42,6 +42,19 @@ class InferenceSettings(GrpcServiceSettings):
         "Each message length is a new shape, so the library's 1024 grows memory by hundreds of MB. "
         "None: the library's default. An LRU_CACHE_CAPACITY already in the environment wins.",
     )
+    route_sync_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often each replica reads the saved model routes (stable, canary, shadow, rollback target) "
+        "and converges to them: loads what it lacks, swaps the route in, unloads what no route uses. Lifecycle "
+        "calls read them first as well. 0 = only at start-up and before lifecycle calls.",
+    )
+    route_sync_retry_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How long a replica waits before it loads again a version that failed to load while it "
+        "followed a saved route (a lifecycle call that needs the version always tries).",
+    )
     install_pretrained: bool = Field(
         True, description="Register the shipped intent/risk adapters on start when a task has no version."
     )

@@ -10,25 +10,31 @@ Routing of one request for one task: the tenant's own route if it has a stable v
 A canary takes ``canary_percent`` of conversations (sticky: the same conversation always lands on the same
 side); canary requests also run the stable version to measure agreement. A shadow version runs on live
 traffic in the background; its answers are compared and recorded, never returned.
+
+Replicas: the saved routes (:mod:`services.inference.routes`) are the source of truth. A lifecycle call saves
+the route it makes; every replica converges to the saved routes (:meth:`InferenceCore.sync`) every
+``route_sync_seconds``, and before it answers or performs a lifecycle call. Classification never reads the
+database.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import torch
 from prometheus_client import Counter, Gauge, Histogram
 from sklearn.metrics import f1_score
-from sqlalchemy import select
 
 from models.artifacts import TaskModel, load_task_model
 from models.encoder import BaseEncoder
@@ -37,14 +43,13 @@ from models.runtime import Embedding, Member, Output, Prediction, classify_many
 from services.common import memory
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError
 from services.common.storage import Database, upgrade
-from services.common.storage.models import AuditEvent, ModelRoute
+from services.common.storage.models import AuditEvent
 from services.inference.batcher import BACKGROUND, MicroBatcher
 from services.inference.config import InferenceSettings
+from services.inference.routes import Key, Route, RouteKey, activated, save_route, saved_routes
 
 log = logging.getLogger("salesai.inference")
 
-Key = tuple[str, str, str]  # tenant, task, version
-RouteKey = tuple[str, str]  # tenant, task
 WARM_UP_TEXTS = ("预算冻结了，报价先暂停吧", "Could you send the price list for 50 seats?")
 TEST_SPLIT = Path("report") / "test.jsonl"
 
@@ -66,15 +71,12 @@ AGREEMENT = Gauge(
     "salesai_inference_agreement_ratio", "Share of live messages where two versions agree", ["task", "version", "kind"]
 )
 SHADOW_DROPPED = Counter("salesai_inference_shadow_dropped_total", "Shadow comparisons skipped under load", ["task"])
+SYNC_FAILURES = Counter(
+    "salesai_model_sync_failures_total", "Versions this replica failed to load to follow a saved route", ["task"]
+)
 
-
-@dataclass(frozen=True)
-class Route:
-    stable: str | None = None
-    canary: str | None = None
-    canary_percent: float = 0.0
-    shadow: str | None = None
-    previous: str | None = None
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -130,6 +132,28 @@ def _bucket(task: str, sticky: str) -> float:
     return int.from_bytes(digest[:4], "big") / 2**32 * 100
 
 
+class _StillFailing(FailedPrecondition):
+    """A version that failed to load recently: not tried again before ``route_sync_retry_seconds``."""
+
+
+def _reconciled(method: Callable[Concatenate[InferenceCore, P], R]) -> Callable[Concatenate[InferenceCore, P], R]:
+    """A lifecycle call that acts on (and answers with) the latest saved state: this replica converges first,
+    once per outermost call, and the periodic sync waits until the call has returned."""
+
+    @functools.wraps(method)
+    def wrapper(self: InferenceCore, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._sync_lock:
+            if self._sync_depth == 0:
+                self._reconcile()
+            self._sync_depth += 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._sync_depth -= 1
+
+    return wrapper
+
+
 class InferenceCore:
     def __init__(
         self, settings: InferenceSettings, *, encoder: BaseEncoder | None = None, db: Database | None = None
@@ -164,17 +188,17 @@ class InferenceCore:
             idle_after_ms=settings.trim_idle_ms,
             idle_interval_s=settings.trim_interval_s,
         )
-        saved = self._saved_routes()  # read before activation rewrites them
-        for info in self.registry.versions():
-            if info.stage == "production":
-                try:
-                    self.activate(info.task, info.version, info.tenant_id, actor="startup")
-                except SalesAIError as error:
-                    log.error(
-                        "could not activate the production version",
-                        extra={"task": info.task, "version": info.version, "error": error.message},
-                    )
-        self._restore_routes(saved)
+        self._pinned: set[Key] = set()  # loaded by LoadModel and not routed yet: kept until a route uses it
+        self._retry_at: dict[Key, float] = {}
+        self._saved: dict[RouteKey, Route] = {}  # the database's routes at the last sync
+        self._sync_lock = threading.RLock()  # one sync or lifecycle call at a time on this replica
+        self._sync_depth = 0
+        self._stopped = threading.Event()
+        self.sync()  # start-up: serve what the database says
+        self._sync_thread: threading.Thread | None = None
+        if settings.route_sync_seconds > 0:
+            self._sync_thread = threading.Thread(target=self._sync_forever, name="route-sync", daemon=True)
+            self._sync_thread.start()
 
     # --- classification -------------------------------------------------------------------------------
 
@@ -338,19 +362,45 @@ class InferenceCore:
             return VersionState(info, "failed", self._failed[key])
         return VersionState(info, "registered")
 
+    @_reconciled
     def versions(self, task: str | None = None, tenant_id: str | None = None) -> list[VersionState]:
         return [self.state(info) for info in self.registry.versions(task or None, tenant_id)]
 
+    @_reconciled
     def load(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Load a registered version (idempotent): compatibility check, smoke evaluation, warm-up.
 
         A broken artifact fails here, with the reason kept in the version's state; nothing that serves changes.
+        The version stays loaded on this replica until a route has used it and no longer does, or UnloadModel.
         """
+        state = self._load(task, version, tenant_id, actor)
+        with self._lock:
+            if (tenant_id, task, version) in self._loaded:
+                self._pinned.add((tenant_id, task, version))
+        return state
+
+    def _load(self, task: str, version: str, tenant_id: str, actor: str) -> VersionState:
         info = self.registry.get(task, version, tenant_id)
+        with self._lock:
+            if (tenant_id, task, version) in self._loaded:
+                return self.state(info)
+        try:
+            self._ensure_loaded(tenant_id, task, version)
+        except SalesAIError as error:
+            self._audit(tenant_id, actor, "model.load", f"{task}/{version}", "failed", error.message)
+            raise
+        self._audit(tenant_id, actor, "model.load", f"{task}/{version}")
+        return self.state(info)
+
+    def _ensure_loaded(self, tenant_id: str, task: str, version: str, *, retry: bool = True) -> TaskModel:
+        """The loaded version, loading and smoke-testing it first if needed. A failure is kept in the version's
+        state; ``retry=False`` (following a saved route) does not try again before the retry delay."""
         key = (tenant_id, task, version)
         with self._lock:
             if key in self._loaded:
-                return self.state(info)
+                return self._loaded[key]
+            if not retry and key in self._failed and time.monotonic() < self._retry_at.get(key, 0.0):
+                raise _StillFailing(self._failed[key])
         try:
             model = load_task_model(self.registry.artifact(task, version, tenant_id), self.encoder)
             model.key = key
@@ -358,15 +408,15 @@ class InferenceCore:
         except SalesAIError as error:
             with self._lock:
                 self._failed[key] = error.message
-            self._audit(tenant_id, actor, "model.load", f"{task}/{version}", "failed", error.message)
+                self._retry_at[key] = time.monotonic() + self.settings.route_sync_retry_seconds
             raise
         with self._lock:
-            self._loaded.setdefault(key, model)
+            model = self._loaded.setdefault(key, model)
             self._failed.pop(key, None)
+            self._retry_at.pop(key, None)
             if smoke is not None:
                 self._smoke[key] = smoke
-        self._audit(tenant_id, actor, "model.load", f"{task}/{version}")
-        return self.state(info)
+        return model
 
     def _smoke_test(self, model: TaskModel, limit: int = 64) -> float | None:
         """Run the version on (part of) its own test split: it must answer, with valid probabilities.
@@ -391,68 +441,112 @@ class InferenceCore:
             out += [row[0] for row in self.batcher(False, batch, priority=BACKGROUND, payload=(model,))]
         return out
 
-    def _swap(self, tenant_id: str, task: str, **changes: object) -> Route:
-        """Replace the route in one assignment, and persist it so a restart serves the same way."""
+    # --- replicas: the saved routes are the source of truth --------------------------------------------
+
+    def sync(self) -> None:
+        """Converge this replica to the saved routes (see :meth:`_reconcile`)."""
+        with self._sync_lock:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """For each saved route this replica does not serve yet: load the versions it lacks (smoke-tested, as
+        LoadModel does), then swap the route in, in one assignment. Nothing is written back and nothing is
+        audited: the replica that took the call did both. Versions no route uses any more are then unloaded,
+        once no batch runs them. A version that fails to load leaves the task's current route serving; the
+        failure is logged, counted (``salesai_model_sync_failures_total``) and shown in the version's state."""
+        saved = saved_routes(self.db)
+        self._saved = saved
+        for key, route in saved.items():
+            self._follow(key, route)
+        self._unload_unused()
+
+    def _follow(self, key: RouteKey, route: Route) -> None:
         with self._lock:
-            route = replace(self._routes.get((tenant_id, task), Route()), **changes)  # type: ignore[arg-type]
-            self._routes[(tenant_id, task)] = route
-            with self.db.session() as session, session.begin():
-                session.merge(
-                    ModelRoute(
-                        tenant_id=tenant_id,
-                        task=task,
-                        stable=route.stable or "",
-                        canary=route.canary or "",
-                        canary_percent=route.canary_percent,
-                        shadow=route.shadow or "",
-                        previous=route.previous or "",
-                    )
+            current = self._routes.get(key)
+        if current == route:
+            return
+        if not all(self._load_saved(key, version, "served") for version in route.serving()):
+            return  # the current route keeps serving; the next sync tries again
+        if route.previous:  # best effort: a rollback loads its target itself if need be
+            self._load_saved(key, route.previous, "rollback target")
+        with self._lock:
+            self._routes[key] = route
+            self._reset_agreement(key, current or Route(), route)
+        log.info(
+            "serving the saved route",
+            extra={"task": key[1], "stable": route.stable, "canary": route.canary, "shadow": route.shadow},
+        )
+
+    def _load_saved(self, key: RouteKey, version: str, role: str) -> bool:
+        """Load a version a saved route names; False when it cannot be (logged and counted once per try)."""
+        try:
+            self._ensure_loaded(*key, version, retry=False)
+        except _StillFailing:
+            return False
+        except SalesAIError as error:
+            if not self._stopped.is_set():  # at shutdown the batcher refuses work: no failure of the version
+                SYNC_FAILURES.labels(key[1]).inc()
+                log.warning(
+                    "could not load a version a saved route names",
+                    extra={"task": key[1], "version": version, "role": role, "error": error.message},
                 )
-            return route
+            return False
+        return True
 
-    def _saved_routes(self) -> list[ModelRoute]:
-        with self.db.session() as session:
-            return list(session.scalars(select(ModelRoute)))
+    def _reset_agreement(self, key: RouteKey, old: Route, new: Route) -> None:
+        """A version that starts as canary or shadow starts counting from zero."""
+        for kind, before, after in (("canary", old.canary, new.canary), ("shadow", old.shadow, new.shadow)):
+            if after and after != before:
+                self._agreement.pop((key, kind, after), None)
 
-    def _restore_routes(self, saved: list[ModelRoute]) -> None:
-        """Re-apply canary, shadow and rollback targets saved before a restart (stable comes from the registry)."""
-        for row in saved:
-            current = self._routes.get((row.tenant_id, row.task), Route())
-            if current.stable is None:
-                continue
+    def _unload_unused(self) -> None:
+        with self._lock:
+            used = {(o, t, v) for (o, t), route in self._routes.items() for v in route.referenced()}
+            self._pinned -= used  # routed once: from now on it goes when no route uses it
+            for key in [k for k in self._loaded if k not in used and k not in self._pinned]:
+                if self._inflight.get(key, 0) == 0:  # else: the next sync, once its batches have drained
+                    del self._loaded[key]
+                    self._smoke.pop(key, None)
+                    log.info("unloaded a version no route uses", extra={"task": key[1], "version": key[2]})
+
+    def _sync_forever(self) -> None:
+        while not self._stopped.wait(self.settings.route_sync_seconds):
             try:
-                if row.previous and row.previous != current.stable:
-                    self.load(row.task, row.previous, row.tenant_id, actor="startup")
-                    self._swap(row.tenant_id, row.task, previous=row.previous)
-                if row.canary or row.shadow:
-                    self.set_traffic(
-                        row.task,
-                        row.tenant_id,
-                        canary=row.canary or None,
-                        canary_percent=row.canary_percent,
-                        shadow=row.shadow or None,
-                        actor="startup",
-                    )
-            except SalesAIError as error:
-                log.error("could not restore a model route", extra={"task": row.task, "error": error.message})
+                self.sync()
+            except Exception as error:  # the database may be away for a while: try again next round
+                log.warning("route sync failed", extra={"error": type(error).__name__})
 
+    def _current(self, tenant_id: str, task: str) -> Route:
+        """The route a lifecycle call starts from: the saved one (even one this replica cannot serve yet)."""
+        key = (tenant_id, task)
+        return self._saved.get(key) or self._routes.get(key) or Route()
+
+    def _commit(self, tenant_id: str, task: str, route: Route) -> Route:
+        """Serve ``route`` here and save it for the other replicas and restarts. Every version it serves is
+        loaded first (a broken one raises: nothing changes); the swap is one assignment."""
+        for version in route.serving():
+            self._ensure_loaded(tenant_id, task, version)
+        key = (tenant_id, task)
+        save_route(self.db, key, route)
+        with self._lock:
+            self._reset_agreement(key, self._routes.get(key) or Route(), route)
+            self._routes[key] = route
+            self._saved[key] = route
+        return route
+
+    @_reconciled
     def activate(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Load if needed, then make this version the stable one for ``task`` (no gate: first activation)."""
-        self.load(task, version, tenant_id, actor)
-        with self._lock:
-            current = self._routes.get((tenant_id, task), Route())
-            self.registry.set_stage(task, version, "production", tenant_id)
-            changes: dict[str, object] = {"stable": version}
-            if current.stable and current.stable != version:
-                changes["previous"] = current.stable
-            if current.canary == version:
-                changes.update(canary=None, canary_percent=0.0)
-            if current.shadow == version:
-                changes["shadow"] = None
-            self._swap(tenant_id, task, **changes)
+        self._load(task, version, tenant_id, actor)
+        route = activated(self._current(tenant_id, task), version)
+        for other in route.serving():  # before the stage moves: a broken canary must not half-activate
+            self._ensure_loaded(tenant_id, task, other)
+        self.registry.set_stage(task, version, "production", tenant_id)
+        self._commit(tenant_id, task, route)
         self._audit(tenant_id, actor, "model.activate", f"{task}/{version}")
         return self.state(self.registry.get(task, version, tenant_id))
 
+    @_reconciled
     def set_traffic(
         self,
         task: str,
@@ -465,25 +559,22 @@ class InferenceCore:
     ) -> TrafficState:
         if not 0.0 <= canary_percent <= 100.0:
             raise InvalidArgument("canary_percent must be between 0 and 100", field="canary_percent")
-        current = self._routes.get((tenant_id, task), Route())
+        current = self._current(tenant_id, task)
         if current.stable is None:
             raise FailedPrecondition(f"task {task!r} has no stable version to compare against; activate one first")
         for version in (canary, shadow):
             if version:
                 if version == current.stable:
                     raise InvalidArgument(f"{task} version {version} is already the stable version")
-                self.load(task, version, tenant_id, actor)
-        self._swap(
-            tenant_id,
-            task,
-            canary=canary or None,
-            canary_percent=canary_percent if canary else 0.0,
-            shadow=shadow or None,
+                self._load(task, version, tenant_id, actor)
+        route = replace(
+            current, canary=canary or None, canary_percent=canary_percent if canary else 0.0, shadow=shadow or None
         )
-        with self._lock:
+        with self._lock:  # the same versions set again start their counts from zero too
             for kind, version in (("canary", canary), ("shadow", shadow)):
                 if version:
                     self._agreement.pop(((tenant_id, task), kind, version), None)
+        self._commit(tenant_id, task, route)
         self._audit(
             tenant_id,
             actor,
@@ -493,6 +584,7 @@ class InferenceCore:
         )
         return self.traffic(task, tenant_id)
 
+    @_reconciled
     def traffic(self, task: str, tenant_id: str = "") -> TrafficState:
         with self._lock:
             route = self._routes.get((tenant_id, task))
@@ -512,40 +604,21 @@ class InferenceCore:
             self._scores[key] = float(f1_score([label for _, label in test], predicted, average="macro"))
         return self._scores[key]
 
+    @_reconciled
     def promote(
         self, task: str, version: str, tenant_id: str = "", *, force: bool = False, actor: str = "", reason: str = ""
     ) -> tuple[TrafficState, GateResult]:
         """Gate on test-split macro-F1 against the serving version, then make ``version`` stable."""
         if force and not reason.strip():
             raise InvalidArgument("a forced promotion needs a reason", field="reason")
-        self.load(task, version, tenant_id, actor)
-        route = self._routes.get((tenant_id, task), Route())
-        candidate = self._loaded[(tenant_id, task, version)]
+        self._load(task, version, tenant_id, actor)
+        route = self._current(tenant_id, task)
+        candidate = self._ensure_loaded(tenant_id, task, version)
         margin = self.settings.promotion_margin
         if route.stable is None or route.stable == version:
             gate = GateResult(True, False, 0.0, 0.0, margin, 0, "no other version serves this task")
         else:
-            serving = self._loaded[(tenant_id, task, route.stable)]
-            if serving.task.labels != candidate.task.labels:
-                detail = "labels differ from the serving version's"
-                gate = GateResult(False, force, 0.0, 0.0, margin, 0, detail)
-            else:
-                test = _test_split(candidate) or _test_split(serving)
-                recorded = _recorded_on_same_split(candidate, serving)
-                if not test:
-                    gate = GateResult(False, force, 0.0, 0.0, margin, 0, "no test split to compare on")
-                else:
-                    if recorded is not None:  # both were scored on this very split at training: no live cost
-                        ours, theirs = recorded
-                    else:
-                        ours, theirs = self.evaluate(candidate, test), self.evaluate(serving, test)
-                    passed = ours >= theirs - margin
-                    how = "as recorded at training" if recorded is not None else "measured now"
-                    detail = (
-                        f"macro-F1 {ours:.4f} vs serving {theirs:.4f} on the same {len(test)} test messages "
-                        f"({how}; allowed drop {margin:.4f})"
-                    )
-                    gate = GateResult(passed, force and not passed, ours, theirs, margin, len(test), detail)
+            gate = self._gate(candidate, self._ensure_loaded(tenant_id, task, route.stable), force)
         if not gate.passed and not force:
             self._audit(tenant_id, actor, "model.promote", f"{task}/{version}", "refused", gate.detail)
             raise FailedPrecondition(f"promotion of {task} {version} refused: {gate.detail}")
@@ -554,26 +627,51 @@ class InferenceCore:
         self._audit(tenant_id, actor, action, f"{task}/{version}", reason=f"{reason} {gate.detail}".strip())
         return self.traffic(task, tenant_id), gate
 
+    def _gate(self, candidate: TaskModel, serving: TaskModel, force: bool) -> GateResult:
+        margin = self.settings.promotion_margin
+        if serving.task.labels != candidate.task.labels:
+            return GateResult(False, force, 0.0, 0.0, margin, 0, "labels differ from the serving version's")
+        test = _test_split(candidate) or _test_split(serving)
+        if not test:
+            return GateResult(False, force, 0.0, 0.0, margin, 0, "no test split to compare on")
+        recorded = _recorded_on_same_split(candidate, serving)
+        if recorded is not None:  # both were scored on this very split at training: no live cost
+            ours, theirs = recorded
+        else:
+            ours, theirs = self.evaluate(candidate, test), self.evaluate(serving, test)
+        passed = ours >= theirs - margin
+        how = "as recorded at training" if recorded is not None else "measured now"
+        detail = (
+            f"macro-F1 {ours:.4f} vs serving {theirs:.4f} on the same {len(test)} test messages "
+            f"({how}; allowed drop {margin:.4f})"
+        )
+        return GateResult(passed, force and not passed, ours, theirs, margin, len(test), detail)
+
+    @_reconciled
     def rollback(self, task: str, tenant_id: str = "", actor: str = "") -> TrafficState:
         """Re-activate the version that served before the last promotion (instant: it stays loaded)."""
-        route = self._routes.get((tenant_id, task), Route())
+        route = self._current(tenant_id, task)
         if not route.previous:
             raise FailedPrecondition(f"task {task!r} has no previous version to roll back to")
         self.activate(task, route.previous, tenant_id, actor)
         self._audit(tenant_id, actor, "model.rollback", f"{task}/{route.previous}")
         return self.traffic(task, tenant_id)
 
+    @_reconciled
     def unload(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Drop a version that no route uses, after the batches still running it finish (drain)."""
         info = self.registry.get(task, version, tenant_id)
         key = (tenant_id, task, version)
+        route = self._current(tenant_id, task)
         with self._lock:
-            route = self._routes.get((tenant_id, task), Route())
-            if version in (route.stable, route.canary, route.shadow):
+            served_here = self._routes.get((tenant_id, task), Route()).serving()
+            if version in route.serving() or version in served_here:
                 raise FailedPrecondition(f"{task} version {version} is in use; move its traffic first")
+        if route.previous == version:
+            self._commit(tenant_id, task, replace(route, previous=None))
+        with self._lock:
             model = self._loaded.pop(key, None)
-            if route.previous == version:
-                self._swap(tenant_id, task, previous=None)
+            self._pinned.discard(key)
             deadline = time.monotonic() + self.settings.grace_seconds
             while model is not None and self._inflight[key] > 0 and time.monotonic() < deadline:
                 self._drained.wait(0.05)
@@ -583,8 +681,6 @@ class InferenceCore:
     def _audit(
         self, tenant_id: str, actor: str, action: str, target: str, outcome: str = "allowed", reason: str = ""
     ) -> None:
-        if actor == "startup":
-            return
         with self.db.session() as session, session.begin():
             session.add(
                 AuditEvent(
@@ -599,7 +695,10 @@ class InferenceCore:
             )
 
     def close(self) -> None:
-        self.batcher.close()
+        self._stopped.set()
+        self.batcher.close()  # a sync that is loading a version stops at its next batch
+        if self._sync_thread is not None:
+            self._sync_thread.join(timeout=max(self.settings.grace_seconds, 1.0))
         self._shadow_pool.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()
 
