@@ -20,7 +20,10 @@ class InferenceSettings(GrpcServiceSettings):
     max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted (characters; tokens are truncated).")
     max_batch_size: int = Field(32, ge=1, description="Most texts the micro-batcher runs in one forward pass.")
     max_batch_wait_ms: float = Field(
-        2.0, ge=0, description="How long the micro-batcher waits for concurrent calls to join a batch."
+        2.0,
+        ge=0,
+        description="How long the micro-batcher waits for concurrent calls to join a batch — only while calls "
+        "overlap (one arrived during the last pass); a call that finds the worker idle runs at once.",
     )
     promotion_margin: float = Field(
         0.02, ge=0, le=1, description="Largest test macro-F1 drop a promotion may bring without --force."

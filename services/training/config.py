@@ -37,7 +37,9 @@ class TrainingSettings(GrpcServiceSettings):
         0.02, ge=0, le=1, description="Largest test macro-F1 drop below the serving version a job may deploy with."
     )
     inference_url: str = Field(
-        "127.0.0.1:50052", description="host:port of the inference service (shadow and canary deploys)."
+        "127.0.0.1:50052",
+        description="The inference service (shadow and canary deploys): host:port, or dns:///host:port to reach "
+        "every replica (round_robin over every address the name resolves to).",
     )
     deploy_timeout_seconds: float = Field(
         300.0, gt=0, description="Deadline for each inference call of a deploy (load evaluates the version)."
