@@ -445,7 +445,18 @@ print(f"torch={torch.__version__} cuda={torch.version.cuda} cudnn={torch.backend
     [[ $out == *" cuda=None "* || $out != *"cuda_available=False device=cpu"* ]] \
       && die "$name: expected a CUDA torch that falls back to the CPU here, got: $out"
   done
-  return 0
+  # without the gateway (no CPU images needed): one Classify call straight to the inference service's gRPC port
+  [[ " $* " == *" inference "* ]] || return 0
+  out=$(podman exec "$SMOKE-inference" python -c '
+import os, grpc
+from salesai.inference.v1 import inference_pb2, inference_pb2_grpc
+stub = inference_pb2_grpc.InferenceServiceStub(grpc.insecure_channel("127.0.0.1:" + os.environ["SALESAI_INFERENCE_PORT"]))
+texts = ["Can you send me the contract today? We are ready to sign.", "This is too expensive, we will look at other vendors."]
+reply = stub.Classify(inference_pb2.ClassifyRequest(tenant_id="smoke", texts=texts), timeout=120)
+print(" | ".join(", ".join(f"{p.task}={p.label} {p.confidence:.3f}" for p in r.predictions) for r in reply.results))' 2>&1 | tail -1)
+  log "inference Classify: $out"
+  echo "inference grpc_classify=$out" >>"$WORK/smoke-results.txt"
+  [[ $out == *"intent="* ]] || die "inference Classify failed: $out"
 }
 
 smoke_request() { # url key method path json

@@ -13,7 +13,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # runtime stage copies it to the same path as one large layer that changes only when pyproject.toml does.
 FROM ${PYTHON_IMAGE} AS deps
 ARG TORCH_VERSION=2.13.0
-# CPU wheels by default; a CUDA build passes --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+# CPU wheels by default; the CUDA variants (inference, training) pass TORCH_VERSION=2.14.1 and
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 (the CUDA 13.0 build; infra/docker/README.md)
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # Offline or mirrored builds: a pip --find-links location (a URL, or a path inside the build) that holds the torch
 # wheel. When set, torch comes from there and only its dependencies from the default index (PyPI); TORCH_INDEX_URL

@@ -1,8 +1,10 @@
 # The training worker: one-off `salesai train ...` containers (a Kubernetes Job, `docker compose run`).
-# CPU (default) and CUDA variants as for the inference image (TORCH_INDEX_URL).
+# CPU (default) and CUDA variants as for the inference image (TORCH_VERSION, TORCH_INDEX_URL).
 #
 # Build from the repository root (the build context is the whole checkout):
-#   docker build -f infra/docker/training.Dockerfile [--build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128] -t salesai/training:0.1.0-cpu .
+#   docker build -f infra/docker/training.Dockerfile -t salesai/training:0.1.0-cpu .
+#   docker build -f infra/docker/training.Dockerfile -t salesai/training:0.1.0-cuda \
+#     --build-arg TORCH_VERSION=2.14.1 --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 .
 # BuildKit reads infra/docker/training.Dockerfile.dockerignore (a per-Dockerfile ignore file) for this build.
 # Details: infra/docker/README.md.
 
@@ -13,7 +15,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # runtime stage copies it to the same path as one large layer that changes only when pyproject.toml does.
 FROM ${PYTHON_IMAGE} AS deps
 ARG TORCH_VERSION=2.13.0
-# CPU wheels by default; a CUDA build passes --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+# CPU wheels by default; the CUDA variants (inference, training) pass TORCH_VERSION=2.14.1 and
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 (the CUDA 13.0 build; infra/docker/README.md)
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # Offline or mirrored builds: a pip --find-links location (a URL, or a path inside the build) that holds the torch
 # wheel. When set, torch comes from there and only its dependencies from the default index (PyPI); TORCH_INDEX_URL

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -608,6 +611,31 @@ def test_dockerfile_keeps_what_the_first_real_build_needed(name: str) -> None:
         assert "chmod -R a+rX /app/build/models" in stages["base-model"], "safetensors writes the weights 0600"
         runtime = stages["runtime"]
         assert runtime.index("--from=base-model") < runtime.index("--from=builder"), "model layer before the source"
+
+
+@pytest.mark.parametrize("name", sorted([*DEPLOYABLES, "leads"]))
+def test_dockerfile_keeps_what_the_cuda_build_needed(name: str) -> None:
+    """Found by building the CUDA variants (build_local.sh cuda); see infra/docker/README.md."""
+    deps = _stages((INFRA / "docker" / f"{name}.Dockerfile").read_text(encoding="utf-8"))["deps"]
+    assert "ARG TORCH_FIND_LINKS_ONLY=" in deps, "torch's NVIDIA wheels from the find-links location, default empty"
+    assert re.search(r'pip install --no-index --find-links "\$\{TORCH_FIND_LINKS\}" "torch==\$\{TORCH_VERSION\}"', deps)
+    # the requirements step: pyproject.toml's torch pin replaced by TORCH_VERSION, every other dependency kept
+    code = re.search(r'RUN TORCH_VERSION="\$\{TORCH_VERSION\}" python -c "([^"]+)"', deps)
+    assert code, "the torch pin of pyproject.toml must not undo TORCH_VERSION"
+    result = subprocess.run(
+        [sys.executable, "-c", code.group(1)],
+        cwd=ROOT,
+        env={**os.environ, "TORCH_VERSION": "9.9.9"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    torch_lines = [line for line in lines if re.split(r"[^A-Za-z0-9._-]", line, maxsplit=1)[0].lower() == "torch"]
+    assert torch_lines == ["torch==9.9.9"]
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    assert len(lines) == len(declared)
 
 
 @pytest.mark.parametrize("name", sorted([*DEPLOYABLES, "leads"]))
