@@ -13,6 +13,7 @@ from salesai.suggestions.v1 import suggestions_pb2, suggestions_pb2_grpc
 
 from services.common.server import GrpcServer, Hosted, build_server
 from services.common.storage import Database, upgrade
+from services.common.storage.lock import try_exclusive
 from services.ingestion.redaction import Redactor
 from services.leads.config import LeadsSettings
 from services.leads.core import LeadsCore
@@ -85,7 +86,12 @@ def create_server(
             threading.Thread(
                 target=scan_forever,
                 args=(core.pipeline, lambda: core.scan_items(limit=settings.scan_max_leads)),
-                kwargs={"interval_s": settings.scan_interval_s, "stop": stop},
+                kwargs={
+                    "interval_s": settings.scan_interval_s,
+                    "stop": stop,
+                    # one replica scans per round (the lock is the database's: every replica sees it)
+                    "exclusive": lambda: try_exclusive(db, "leads.stale-lead-scan"),
+                },
                 name="stale-lead-scan",
                 daemon=True,
             ).start()

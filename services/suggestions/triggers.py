@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -98,14 +99,22 @@ def scan_forever(
     *,
     interval_s: float,
     stop: threading.Event,
+    exclusive: Callable[[], AbstractContextManager[bool]] | None = None,
 ) -> None:
     """Every ``interval_s`` until ``stop`` is set: re-deliver what an outage left undelivered, then
-    :meth:`SuggestionPipeline.scan`; a failed round is logged and the loop goes on."""
+    :meth:`SuggestionPipeline.scan`; a failed round is logged and the loop goes on.
+
+    ``exclusive``: a lock all replicas share (:func:`services.common.storage.lock.try_exclusive`); a round runs
+    only on the replica that gets it, so N replicas do one scan per interval, not N."""
     while not stop.is_set():
         try:
-            pipeline.redeliver()
-            fired = pipeline.scan(load_leads())
-            log.info("stale-lead scan fired %d suggestions", len(fired.suggestions))
+            with exclusive() if exclusive is not None else nullcontext(True) as held:
+                if held:
+                    pipeline.redeliver()
+                    fired = pipeline.scan(load_leads())
+                    log.info("stale-lead scan fired %d suggestions", len(fired.suggestions))
+                else:
+                    log.debug("another replica runs this round of the stale-lead scan")
         except Exception:  # noqa: BLE001 - one bad scan must not end the loop
             log.exception("stale-lead scan failed")
         stop.wait(interval_s)

@@ -65,3 +65,32 @@ def test_scan_forever_runs_until_stopped(pipeline, make_interaction) -> None:
 
     scan_forever(pipeline, load, interval_s=0.01, stop=stop)
     assert len(calls) == 2
+
+
+def test_scan_forever_skips_the_rounds_another_replica_holds_the_lock_for(pipeline, db, tmp_path) -> None:
+    """N replicas, one scan per interval: a round runs only where the shared lock is held."""
+    from services.common.storage import Database
+    from services.common.storage.lock import try_exclusive
+
+    other = Database(db.url)  # another replica's connection to the same database
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def load():
+        calls.append(1)
+        stop.set()
+        return []
+
+    with try_exclusive(other, "leads.stale-lead-scan") as held:
+        assert held
+        rounds = threading.Thread(
+            target=scan_forever,
+            args=(pipeline, load),
+            kwargs={"interval_s": 0.01, "stop": stop, "exclusive": lambda: try_exclusive(db, "leads.stale-lead-scan")},
+        )
+        rounds.start()
+        rounds.join(0.5)  # some fifty rounds, every one skipped: the other replica holds the lock
+        assert calls == [] and rounds.is_alive()
+    rounds.join(10)  # released: the next round scans
+    assert calls == [1]
+    other.dispose()
