@@ -58,6 +58,13 @@ class InferenceSettings(GrpcServiceSettings):
         description="How long a replica waits before it loads again a version that failed to load while it "
         "followed a saved route (a lifecycle call that needs the version always tries).",
     )
+    lifecycle_lock_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a lifecycle write (activate, traffic, promote, rollback, unload) waits while another "
+        "replica changes the same task's route (writes to one task run one at a time across replicas); past it the "
+        "call fails UNAVAILABLE and changes nothing.",
+    )
     install_pretrained: bool = Field(
         True, description="Register the shipped intent/risk adapters on start when a task has no version."
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import threading
@@ -41,8 +42,9 @@ from models.encoder import BaseEncoder
 from models.registry import ModelRegistry, VersionInfo
 from models.runtime import Embedding, Member, Output, Prediction, classify_many
 from services.common import memory
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, SalesAIError, Unavailable
 from services.common.storage import Database, upgrade
+from services.common.storage.lock import exclusive
 from services.common.storage.models import AuditEvent
 from services.inference.batcher import BACKGROUND, MicroBatcher
 from services.inference.config import InferenceSettings
@@ -154,6 +156,40 @@ def _reconciled(method: Callable[Concatenate[InferenceCore, P], R]) -> Callable[
     return wrapper
 
 
+def route_lock_name(tenant_id: str, task: str) -> str:
+    """The cross-replica lock a lifecycle write to this route holds (:func:`services.common.storage.lock.exclusive`)."""
+    return f"inference.route:{tenant_id}:{task}"
+
+
+def _serialised(method: Callable[Concatenate[InferenceCore, P], R]) -> Callable[Concatenate[InferenceCore, P], R]:
+    """A lifecycle write: one at a time per (tenant, task) across every replica — the database's lock, taken before
+    this replica converges — so two writes made at the same moment on two pods apply one after the other, the
+    second on the first's result (no lost update). A write nested in another (promote → activate) holds it already."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self: InferenceCore, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        task, tenant_id = str(bound.arguments["task"]), str(bound.arguments.get("tenant_id") or "")
+        name = route_lock_name(tenant_id, task)
+        held: set[str] = self._held_locks.__dict__.setdefault("names", set())
+        if name in held:
+            return method(self, *args, **kwargs)
+        with exclusive(self.db, name, timeout=self.settings.lifecycle_lock_seconds) as got:
+            if not got:
+                raise Unavailable(
+                    f"another replica is changing the route of {task!r}; nothing was changed here, try again"
+                )
+            held.add(name)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                held.discard(name)
+
+    return wrapper
+
+
 class InferenceCore:
     def __init__(
         self, settings: InferenceSettings, *, encoder: BaseEncoder | None = None, db: Database | None = None
@@ -192,6 +228,7 @@ class InferenceCore:
         self._retry_at: dict[Key, float] = {}
         self._saved: dict[RouteKey, Route] = {}  # the database's routes at the last sync
         self._sync_lock = threading.RLock()  # one sync or lifecycle call at a time on this replica
+        self._held_locks = threading.local()  # names of the cross-replica locks this thread holds (``_serialised``)
         self._sync_depth = 0
         self._stopped = threading.Event()
         self.sync()  # start-up: serve what the database says
@@ -534,6 +571,7 @@ class InferenceCore:
             self._saved[key] = route
         return route
 
+    @_serialised
     @_reconciled
     def activate(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Load if needed, then make this version the stable one for ``task`` (no gate: first activation)."""
@@ -546,6 +584,7 @@ class InferenceCore:
         self._audit(tenant_id, actor, "model.activate", f"{task}/{version}")
         return self.state(self.registry.get(task, version, tenant_id))
 
+    @_serialised
     @_reconciled
     def set_traffic(
         self,
@@ -604,6 +643,7 @@ class InferenceCore:
             self._scores[key] = float(f1_score([label for _, label in test], predicted, average="macro"))
         return self._scores[key]
 
+    @_serialised
     @_reconciled
     def promote(
         self, task: str, version: str, tenant_id: str = "", *, force: bool = False, actor: str = "", reason: str = ""
@@ -647,6 +687,7 @@ class InferenceCore:
         )
         return GateResult(passed, force and not passed, ours, theirs, margin, len(test), detail)
 
+    @_serialised
     @_reconciled
     def rollback(self, task: str, tenant_id: str = "", actor: str = "") -> TrafficState:
         """Re-activate the version that served before the last promotion (instant: it stays loaded)."""
@@ -657,6 +698,7 @@ class InferenceCore:
         self._audit(tenant_id, actor, "model.rollback", f"{task}/{route.previous}")
         return self.traffic(task, tenant_id)
 
+    @_serialised
     @_reconciled
     def unload(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Drop a version that no route uses, after the batches still running it finish (drain)."""

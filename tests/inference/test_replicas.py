@@ -7,6 +7,7 @@ then two real gRPC servers behind one round_robin channel."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +22,12 @@ from sqlalchemy import func, select
 from models.artifacts import ADAPTER_WEIGHTS
 from models.config import ModelSettings
 from services.common.channels import channel_options
-from services.common.errors import SalesAIError
+from services.common.errors import SalesAIError, Unavailable
+from services.common.storage import Database
+from services.common.storage.lock import exclusive
 from services.common.storage.models import AuditEvent
 from services.inference.config import InferenceSettings
-from services.inference.core import InferenceCore
+from services.inference.core import InferenceCore, route_lock_name
 from services.inference.server import create_server
 from training.jobs.deploy import deploy
 
@@ -158,6 +161,46 @@ def test_a_version_corrupt_on_the_shared_folder_leaves_the_other_pod_serving(
         b.set_traffic("intent", shadow="v2", actor="ml@acme")
     a.set_traffic("intent", actor="ml@acme")  # canary off on a: b is in step again
     assert b.traffic("intent").route == a.traffic("intent").route
+
+
+def test_a_write_waits_while_another_replica_changes_the_same_task(pods: Pods, intent_copy) -> None:
+    """Writes to one task run one at a time across replicas: the second starts from the first's result."""
+    a, b = pods(route_sync_seconds=0)
+    a.registry.register(intent_copy("v2"))
+    b.load("intent", "v2")  # loaded and smoke-tested beforehand: unhindered, the write below takes milliseconds
+    elsewhere = Database(b.db.url)  # a third replica, in the middle of a change to intent's route
+    with exclusive(elsewhere, route_lock_name("", "intent"), timeout=5) as held:
+        assert held
+        writer = threading.Thread(target=b.set_traffic, args=("intent",), kwargs={"canary": "v2", "canary_percent": 20})
+        writer.start()
+        writer.join(3)
+        assert writer.is_alive(), "the write did not wait for the other replica's change"
+        assert a.traffic("intent").route.canary is None  # nothing saved while it waits
+    writer.join(60)
+    assert not writer.is_alive()
+    assert a.traffic("intent").route.canary == "v2"
+    # a promotion on a right after: it starts from b's saved route, so the canary it promotes is b's
+    traffic, gate = a.promote("intent", "v2")
+    assert gate.passed and (traffic.route.stable, traffic.route.canary) == ("v2", None)
+    elsewhere.dispose()
+
+
+def test_a_write_that_cannot_get_the_lock_in_time_changes_nothing(pods: Pods, intent_copy) -> None:
+    a, b = pods(route_sync_seconds=0, lifecycle_lock_seconds=0.3)
+    a.registry.register(intent_copy("v2"))
+    audits = _audits(a)
+    elsewhere = Database(b.db.url)
+    with exclusive(elsewhere, route_lock_name("", "intent"), timeout=5) as held:
+        assert held
+        with pytest.raises(Unavailable, match="another replica is changing the route of 'intent'"):
+            b.set_traffic("intent", canary="v2", canary_percent=20, actor="ml@acme")
+        with pytest.raises(Unavailable):
+            b.promote("intent", "v2", actor="ml@acme")
+    assert a.traffic("intent").route.canary is None and _audits(a) == audits
+    assert a.registry.production("intent").version == "pretrained-1"  # type: ignore[union-attr]
+    b.set_traffic("intent", canary="v2", canary_percent=20)  # free again: the same call goes through
+    assert a.traffic("intent").route.canary == "v2"
+    elsewhere.dispose()
 
 
 def test_deploy_then_get_traffic_through_one_round_robin_channel_over_two_servers(

@@ -6,7 +6,8 @@ crashed replica never leaves it taken. On a SQLite file — replicas are then pr
 file — it is an ``flock`` on a lock file beside the database, which the kernel frees the same way. An in-memory
 SQLite database has one process: the lock is always granted.
 
-Never waits: a replica that does not get the lock skips that round of work, the holder does it.
+:func:`try_exclusive` never waits: a replica that does not get the lock skips that round of work, the holder does
+it. :func:`exclusive` waits up to a timeout, for work that must happen but one at a time (a model route change).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,10 +40,24 @@ def try_exclusive(db: Database, name: str) -> Iterator[bool]:
         with _advisory(db, name) as held:
             yield held
     elif backend == "sqlite" and url.database and url.database != ":memory:":
-        with _file_lock(Path(url.database).with_name(f"{Path(url.database).name}.{name}.lock")) as held:
+        database = Path(url.database)
+        with _file_lock(database.with_name(f"{database.name}.lock-{lock_key(name) & (2**64 - 1):016x}")) as held:
             yield held
     else:
         yield True
+
+
+@contextmanager
+def exclusive(db: Database, name: str, *, timeout: float, poll: float = 0.05) -> Iterator[bool]:
+    """Hold the lock ``name`` for the block, waiting up to ``timeout`` seconds for its holder to let it go; yields
+    whether this process holds it (False: the timeout passed first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with try_exclusive(db, name) as held:
+            if held or time.monotonic() >= deadline:
+                yield held
+                return
+        time.sleep(poll)
 
 
 @contextmanager
