@@ -164,8 +164,10 @@ def route_lock_name(tenant_id: str, task: str) -> str:
 def _serialised(method: Callable[Concatenate[InferenceCore, P], R]) -> Callable[Concatenate[InferenceCore, P], R]:
     """A lifecycle write: one at a time per (tenant, task) across every replica — the database's lock, taken before
     this replica converges — so two writes made at the same moment on two pods apply one after the other, the
-    second on the first's result (no lost update). A write nested in another (promote → activate) holds it already."""
+    second on the first's result (no lost update). A write nested in another (promote → activate) holds it already.
+    The write is also :func:`_reconciled`, inside the lock: it converges only once no other replica is writing."""
     signature = inspect.signature(method)
+    method = _reconciled(method)
 
     @functools.wraps(method)
     def wrapper(self: InferenceCore, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -572,7 +574,6 @@ class InferenceCore:
         return route
 
     @_serialised
-    @_reconciled
     def activate(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Load if needed, then make this version the stable one for ``task`` (no gate: first activation)."""
         self._load(task, version, tenant_id, actor)
@@ -585,7 +586,6 @@ class InferenceCore:
         return self.state(self.registry.get(task, version, tenant_id))
 
     @_serialised
-    @_reconciled
     def set_traffic(
         self,
         task: str,
@@ -644,7 +644,6 @@ class InferenceCore:
         return self._scores[key]
 
     @_serialised
-    @_reconciled
     def promote(
         self, task: str, version: str, tenant_id: str = "", *, force: bool = False, actor: str = "", reason: str = ""
     ) -> tuple[TrafficState, GateResult]:
@@ -688,7 +687,6 @@ class InferenceCore:
         return GateResult(passed, force and not passed, ours, theirs, margin, len(test), detail)
 
     @_serialised
-    @_reconciled
     def rollback(self, task: str, tenant_id: str = "", actor: str = "") -> TrafficState:
         """Re-activate the version that served before the last promotion (instant: it stays loaded)."""
         route = self._current(tenant_id, task)
@@ -699,7 +697,6 @@ class InferenceCore:
         return self.traffic(task, tenant_id)
 
     @_serialised
-    @_reconciled
     def unload(self, task: str, version: str, tenant_id: str = "", actor: str = "") -> VersionState:
         """Drop a version that no route uses, after the batches still running it finish (drain)."""
         info = self.registry.get(task, version, tenant_id)
